@@ -1,0 +1,1247 @@
+//! Parsing and validation of event bodies: one JSON object, a JSON array, or NDJSON.
+//!
+//! An event is validated against its model's schema before any lock is taken. Each event is parsed on
+//! its own, so a bad event is reported with its index and the good events beside it are still accepted.
+//! Fields are captured as raw JSON text and read by `value::Scalar`, which keeps error codes precise (a
+//! string where a score belongs is `invalid_score`, not a generic parse failure) and lets an out-of-range
+//! number such as `1e400` count as a non-finite feature value instead of failing the event.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub use crate::config::Limits;
+use crate::config::Task;
+use crate::error::{Error, EventCode, EventError};
+use crate::model::schema::{Interners, Schema, Slot};
+use crate::value::Scalar;
+use crate::window::columns::MISSING;
+
+/// How the body is framed, from the Content-Type header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// One event object or an array of events.
+    Json,
+    /// One event per line.
+    Ndjson,
+}
+
+impl BodyFormat {
+    /// Accepts `application/json` (also when the header is absent) and the NDJSON / JSON Lines types.
+    pub fn from_content_type(content_type: Option<&str>) -> Result<BodyFormat, Error> {
+        let Some(ct) = content_type else {
+            return Ok(BodyFormat::Json);
+        };
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/json" | "text/json" => Ok(BodyFormat::Json),
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines"
+            | "application/jsonlines" => Ok(BodyFormat::Ndjson),
+            _ => Err(Error::UnsupportedMediaType(format!(
+                "unsupported content type {essence:?}; send application/json or application/x-ndjson"
+            ))),
+        }
+    }
+}
+
+/// One event's text, with its index in the request.
+struct RawEvent<'a> {
+    index: usize,
+    text: &'a [u8],
+}
+
+/// Splits a body into events. Returns the events and whether the body was a single object (whose
+/// invalid event is a 422 rather than a line in a 200 response).
+fn split_body<'a>(
+    body: &'a [u8],
+    format: BodyFormat,
+    limits: &Limits,
+) -> Result<(Vec<RawEvent<'a>>, bool), Error> {
+    match format {
+        BodyFormat::Json => {
+            let first = body.iter().find(|b| !b.is_ascii_whitespace());
+            match first {
+                Some(b'{') => Ok((
+                    vec![RawEvent {
+                        index: 0,
+                        text: body,
+                    }],
+                    true,
+                )),
+                Some(b'[') => {
+                    let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| {
+                        Error::InvalidJson(format!("malformed JSON array: {}", describe(&e)))
+                    })?;
+                    check_count(items.len(), limits)?;
+                    Ok((
+                        items
+                            .into_iter()
+                            .enumerate()
+                            .map(|(index, raw)| RawEvent {
+                                index,
+                                text: raw.get().as_bytes(),
+                            })
+                            .collect(),
+                        false,
+                    ))
+                }
+                Some(_) => Err(Error::InvalidJson(
+                    "expected a JSON object (one event) or an array of events".to_string(),
+                )),
+                None => Err(Error::InvalidJson("empty body".to_string())),
+            }
+        }
+        BodyFormat::Ndjson => {
+            let mut events = Vec::new();
+            for (index, line) in body.split(|&b| b == b'\n').enumerate() {
+                let trimmed = line.trim_ascii();
+                if trimmed.is_empty() {
+                    continue;
+                }
+                events.push(RawEvent {
+                    index,
+                    text: trimmed,
+                });
+                check_count(events.len(), limits)?;
+            }
+            Ok((events, false))
+        }
+    }
+}
+
+fn check_count(n: usize, limits: &Limits) -> Result<(), Error> {
+    if n > limits.max_events_per_request {
+        return Err(Error::TooManyEvents(format!(
+            "more than {} events in one request; split the batch",
+            limits.max_events_per_request
+        )));
+    }
+    Ok(())
+}
+
+/// A serde error without the parts that echo internal type names.
+fn describe(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Eof => format!(
+            "unexpected end of input at line {} column {}",
+            e.line(),
+            e.column()
+        ),
+        _ => {
+            let msg = e.to_string();
+            msg.split(" at line ").next().unwrap_or(&msg).to_string()
+                + &format!(" at line {} column {}", e.line(), e.column())
+        }
+    }
+}
+
+/// The fields of a prediction event, each captured as raw JSON.
+#[derive(Deserialize)]
+struct RawPrediction<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    features: Option<&'a RawValue>,
+    #[serde(borrow)]
+    prediction: Option<&'a RawValue>,
+    #[serde(borrow)]
+    score: Option<&'a RawValue>,
+    #[serde(borrow)]
+    scores: Option<&'a RawValue>,
+    #[serde(borrow)]
+    label: Option<&'a RawValue>,
+    #[serde(borrow)]
+    latency_ms: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawLabel<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    label: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+}
+
+/// A label value, resolved against the schema.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LabelValue {
+    /// Binary: whether the label is the positive class.
+    Binary(bool),
+    /// Multiclass: the class index.
+    Class(u32),
+    /// Regression.
+    Number(f64),
+}
+
+/// What the model predicted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Predicted {
+    Binary {
+        positive: bool,
+        score: f64,
+    },
+    Multiclass {
+        class: u32,
+        probs: Option<Box<[f64]>>,
+    },
+    Regression(f64),
+    /// A model error with no prediction.
+    Nothing,
+}
+
+/// A validated prediction event. Its row of column values lives in the batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionEvent {
+    pub index: usize,
+    pub id: Option<Box<str>>,
+    pub ts: i64,
+    pub predicted: Predicted,
+    pub label: Option<LabelValue>,
+    pub latency_seconds: Option<f64>,
+    pub error: bool,
+    /// Range of this event's schema violations in `PredictionBatch::violations`.
+    violations: (u32, u32),
+}
+
+/// Kinds of schema violation, counted per feature in `modelwatch_schema_violations_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Violation {
+    TypeMismatch,
+    UnknownFeature,
+    NonFinite,
+}
+
+impl Violation {
+    pub const ALL: [Violation; 3] = [
+        Violation::TypeMismatch,
+        Violation::UnknownFeature,
+        Violation::NonFinite,
+    ];
+
+    pub fn parse(s: &str) -> Option<Violation> {
+        Violation::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Violation::TypeMismatch => "type_mismatch",
+            Violation::UnknownFeature => "unknown_feature",
+            Violation::NonFinite => "non_finite",
+        }
+    }
+}
+
+/// A parsed request of predictions.
+#[derive(Debug, Default)]
+pub struct PredictionBatch {
+    pub events: Vec<PredictionEvent>,
+    /// Row-major numeric values, `schema.layout.numeric` per event; NaN is missing.
+    pub num: Vec<f64>,
+    /// Row-major categorical ids, `schema.layout.categorical` per event; `MISSING` is missing.
+    pub cat: Vec<u32>,
+    pub errors: Vec<EventError>,
+    /// (feature index or None for an unknown feature, kind)
+    violations: Vec<(Option<u32>, Violation)>,
+    /// The body was a single object.
+    pub single: bool,
+}
+
+impl PredictionBatch {
+    pub fn row(&self, i: usize, numeric: usize, categorical: usize) -> (&[f64], &[u32]) {
+        (
+            &self.num[i * numeric..(i + 1) * numeric],
+            &self.cat[i * categorical..(i + 1) * categorical],
+        )
+    }
+
+    /// The schema violations of one accepted event.
+    pub fn violations_of(&self, e: &PredictionEvent) -> &[(Option<u32>, Violation)] {
+        &self.violations[e.violations.0 as usize..e.violations.1 as usize]
+    }
+}
+
+/// A validated label event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelEvent {
+    pub index: usize,
+    pub id: Box<str>,
+    pub label: LabelValue,
+}
+
+#[derive(Debug, Default)]
+pub struct LabelBatch {
+    pub events: Vec<LabelEvent>,
+    pub errors: Vec<EventError>,
+    pub single: bool,
+}
+
+fn err(index: usize, code: EventCode, message: impl Into<String>) -> EventError {
+    EventError {
+        index,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Parses one event object, mapping serde's failure to `invalid_json` (not JSON at all) or `invalid_type`
+/// (JSON, but not an event object).
+fn parse_object<'a, T: Deserialize<'a>>(raw: &RawEvent<'a>) -> Result<T, EventError> {
+    serde_json::from_slice::<T>(raw.text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax
+        | serde_json::error::Category::Eof
+        | serde_json::error::Category::Io => err(
+            raw.index,
+            EventCode::InvalidJson,
+            format!("malformed JSON: {}", describe(&e)),
+        ),
+        serde_json::error::Category::Data => err(
+            raw.index,
+            EventCode::InvalidType,
+            "an event must be a JSON object with distinct field names",
+        ),
+    })
+}
+
+/// Whole-request failure when the body was a single object, or NDJSON whose every line is broken JSON.
+fn whole_request_failure(single: bool, raws: usize, errors: &[EventError]) -> Option<Error> {
+    if single {
+        if let Some(e) = errors.first() {
+            if e.code == EventCode::InvalidJson {
+                return Some(Error::InvalidJson(e.message.clone()));
+            }
+            return Some(Error::InvalidEvent(e.clone()));
+        }
+    } else if raws > 0
+        && errors.len() == raws
+        && errors.iter().all(|e| e.code == EventCode::InvalidJson)
+    {
+        return Some(Error::InvalidJson(format!(
+            "no line of the body is valid JSON (first: {})",
+            errors[0].message
+        )));
+    }
+    None
+}
+
+/// Context for validating events of one model.
+pub struct Parser<'s> {
+    pub schema: &'s Schema,
+    pub interners: &'s Interners,
+    pub limits: Limits,
+    /// Arrival time in Unix nanoseconds, the default timestamp.
+    pub now_ns: i64,
+}
+
+impl<'s> Parser<'s> {
+    /// Parses a body of predictions. Whole-request problems are errors; per-event problems are listed in
+    /// the batch.
+    pub fn predictions(&self, body: &[u8], format: BodyFormat) -> Result<PredictionBatch, Error> {
+        let (raws, single) = split_body(body, format, &self.limits)?;
+        let layout = self.schema.layout;
+        let mut batch = PredictionBatch {
+            events: Vec::with_capacity(raws.len()),
+            num: Vec::with_capacity(raws.len() * layout.numeric),
+            cat: Vec::with_capacity(raws.len() * layout.categorical),
+            single,
+            ..Default::default()
+        };
+        for raw in &raws {
+            let (num_len, cat_len, viol_len) =
+                (batch.num.len(), batch.cat.len(), batch.violations.len());
+            match self.prediction(raw, &mut batch) {
+                Ok(event) => batch.events.push(event),
+                Err(e) => {
+                    batch.num.truncate(num_len);
+                    batch.cat.truncate(cat_len);
+                    batch.violations.truncate(viol_len);
+                    batch.errors.push(e);
+                }
+            }
+        }
+        if let Some(e) = whole_request_failure(single, raws.len(), &batch.errors) {
+            return Err(e);
+        }
+        Ok(batch)
+    }
+
+    /// Parses a body of labels.
+    pub fn labels(&self, body: &[u8], format: BodyFormat) -> Result<LabelBatch, Error> {
+        let (raws, single) = split_body(body, format, &self.limits)?;
+        let mut batch = LabelBatch {
+            events: Vec::with_capacity(raws.len()),
+            single,
+            ..Default::default()
+        };
+        for raw in &raws {
+            match self.label_event(raw) {
+                Ok(e) => batch.events.push(e),
+                Err(e) => batch.errors.push(e),
+            }
+        }
+        if let Some(e) = whole_request_failure(single, raws.len(), &batch.errors) {
+            return Err(e);
+        }
+        Ok(batch)
+    }
+
+    fn label_event(&self, raw: &RawEvent<'_>) -> Result<LabelEvent, EventError> {
+        let ev: RawLabel<'_> = parse_object(raw)?;
+        let index = raw.index;
+        let id = match ev.id {
+            Some(r) => self.id(index, r)?,
+            None => {
+                return Err(err(
+                    index,
+                    EventCode::MissingId,
+                    "a label event needs the id of its prediction",
+                ));
+            }
+        };
+        if let Some(ts) = ev.timestamp {
+            self.timestamp(index, ts)?;
+        }
+        let label = match ev.label {
+            Some(r) => self.label(index, r)?,
+            None => {
+                return Err(err(
+                    index,
+                    EventCode::InvalidLabel,
+                    "a label event needs a label",
+                ));
+            }
+        };
+        Ok(LabelEvent { index, id, label })
+    }
+
+    fn prediction(
+        &self,
+        raw: &RawEvent<'_>,
+        batch: &mut PredictionBatch,
+    ) -> Result<PredictionEvent, EventError> {
+        let ev: RawPrediction<'_> = parse_object(raw)?;
+        let index = raw.index;
+        let id = ev.id.map(|r| self.id(index, r)).transpose()?;
+        let ts = match ev.timestamp {
+            Some(r) => self.timestamp(index, r)?,
+            None => self.now_ns,
+        };
+        let error = match ev.error.map(|r| Scalar::parse(r.get())) {
+            None | Some(Scalar::Null) => false,
+            Some(Scalar::Bool(b)) => b,
+            Some(other) => {
+                return Err(err(
+                    index,
+                    EventCode::InvalidType,
+                    format!("error must be a boolean, found {}", other.type_name()),
+                ));
+            }
+        };
+        let latency_seconds = match ev.latency_ms.map(|r| Scalar::parse(r.get())) {
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Number(v, _)) if v.is_finite() && v >= 0.0 => Some(v / 1000.0),
+            Some(Scalar::Number(..)) => {
+                return Err(err(
+                    index,
+                    EventCode::InvalidLatency,
+                    "latency_ms must be a finite number >= 0",
+                ));
+            }
+            Some(other) => {
+                return Err(err(
+                    index,
+                    EventCode::InvalidType,
+                    format!("latency_ms must be a number, found {}", other.type_name()),
+                ));
+            }
+        };
+        let predicted = self.predicted(index, &ev, error)?;
+        let label = ev.label.map(|r| self.label(index, r)).transpose()?;
+        if label.is_some() && predicted == Predicted::Nothing {
+            return Err(err(
+                index,
+                EventCode::MissingPrediction,
+                "a labelled event needs a prediction (or a score)",
+            ));
+        }
+
+        // The row: features first, then the prediction columns.
+        let layout = self.schema.layout;
+        let num_start = batch.num.len();
+        let cat_start = batch.cat.len();
+        batch.num.resize(num_start + layout.numeric, f64::NAN);
+        batch.cat.resize(cat_start + layout.categorical, MISSING);
+        let viol_start = batch.violations.len();
+        if let Some(features) = ev.features {
+            let mut sink = FeatureSink {
+                parser: self,
+                num: &mut batch.num[num_start..num_start + layout.numeric],
+                cat: &mut batch.cat[cat_start..cat_start + layout.categorical],
+                violations: &mut batch.violations,
+                seen: 0,
+                unknown: false,
+                failure: None,
+            };
+            let mut de = serde_json::Deserializer::from_str(features.get());
+            let result = de::Deserializer::deserialize_any(&mut de, FeatureVisitor(&mut sink));
+            if let Some(failure) = sink.failure.take() {
+                return Err(err(index, failure.0, failure.1));
+            }
+            if result.is_err() {
+                return Err(err(
+                    index,
+                    EventCode::InvalidType,
+                    "features must be an object of name to value",
+                ));
+            }
+            if sink.unknown {
+                sink.violations.push((None, Violation::UnknownFeature));
+            }
+        }
+        match &predicted {
+            Predicted::Binary { positive, score } => {
+                if let Some(c) = self.schema.prediction_numeric {
+                    batch.num[num_start + c] = *score;
+                }
+                if let Some(c) = self.schema.prediction_categorical {
+                    batch.cat[cat_start + c] = *positive as u32;
+                }
+            }
+            Predicted::Multiclass { class, .. } => {
+                if let Some(c) = self.schema.prediction_categorical {
+                    batch.cat[cat_start + c] = *class;
+                }
+            }
+            Predicted::Regression(v) => {
+                if let Some(c) = self.schema.prediction_numeric {
+                    batch.num[num_start + c] = *v;
+                }
+            }
+            Predicted::Nothing => {}
+        }
+        Ok(PredictionEvent {
+            index,
+            id,
+            ts,
+            predicted,
+            label,
+            latency_seconds,
+            error,
+            violations: (viol_start as u32, batch.violations.len() as u32),
+        })
+    }
+
+    fn id(&self, index: usize, raw: &RawValue) -> Result<Box<str>, EventError> {
+        let scalar = Scalar::parse(raw.get());
+        let id = match &scalar {
+            Scalar::Str(_) | Scalar::Number(..) => scalar.canonical_class(),
+            _ => None,
+        };
+        match id {
+            Some(id) if id.is_empty() => {
+                Err(err(index, EventCode::InvalidId, "id must not be empty"))
+            }
+            Some(id) if id.len() > self.limits.max_id_bytes => Err(err(
+                index,
+                EventCode::InvalidId,
+                format!("id is longer than {} bytes", self.limits.max_id_bytes),
+            )),
+            Some(id) => Ok(id.into()),
+            None => Err(err(
+                index,
+                EventCode::InvalidType,
+                format!(
+                    "id must be a string or an integer, found {}",
+                    scalar.type_name()
+                ),
+            )),
+        }
+    }
+
+    fn timestamp(&self, index: usize, raw: &RawValue) -> Result<i64, EventError> {
+        // Unix seconds below 2^33 (year 2242) fit in i64 nanoseconds with room to spare.
+        const MAX_SECONDS: f64 = 8_589_934_592.0;
+        match Scalar::parse(raw.get()) {
+            Scalar::Str(s) => OffsetDateTime::parse(&s, &Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp_nanos())
+                .filter(|&ns| ns >= 0 && ns < (MAX_SECONDS as i128) * 1_000_000_000)
+                .map(|ns| ns as i64)
+                .ok_or_else(|| {
+                    err(
+                        index,
+                        EventCode::InvalidTimestamp,
+                        "timestamp must be RFC 3339 (e.g. 2026-11-22T10:00:00Z) between 1970 and 2242",
+                    )
+                }),
+            Scalar::Number(v, _) if (0.0..MAX_SECONDS).contains(&v) => Ok((v * 1e9).round() as i64),
+            Scalar::Number(..) => Err(err(
+                index,
+                EventCode::InvalidTimestamp,
+                "a numeric timestamp is Unix seconds between 0 and 8589934592",
+            )),
+            other => Err(err(
+                index,
+                EventCode::InvalidTimestamp,
+                format!("timestamp must be an RFC 3339 string or Unix seconds, found {}", other.type_name()),
+            )),
+        }
+    }
+
+    /// Resolves a class value (prediction or label) to its index.
+    fn class(
+        &self,
+        index: usize,
+        scalar: &Scalar<'_>,
+        what: &str,
+        type_code: EventCode,
+    ) -> Result<u32, EventError> {
+        let Some(canonical) = scalar.canonical_class() else {
+            return Err(err(
+                index,
+                type_code,
+                format!(
+                    "{what} must be a class (string, integer or boolean), found {}",
+                    scalar.type_name()
+                ),
+            ));
+        };
+        self.schema.class(&canonical).ok_or_else(|| {
+            let shown: String = canonical.chars().take(64).collect();
+            err(
+                index,
+                EventCode::UnknownClass,
+                format!(
+                    "{what} {shown:?} is not one of the model's classes {:?}",
+                    self.schema.classes
+                ),
+            )
+        })
+    }
+
+    fn label(&self, index: usize, raw: &RawValue) -> Result<LabelValue, EventError> {
+        let scalar = Scalar::parse(raw.get());
+        match self.schema.task {
+            Task::BinaryClassification => self
+                .class(index, &scalar, "label", EventCode::InvalidLabel)
+                .map(|c| LabelValue::Binary(c == 1)),
+            Task::MulticlassClassification => self
+                .class(index, &scalar, "label", EventCode::InvalidLabel)
+                .map(LabelValue::Class),
+            Task::Regression => match scalar {
+                Scalar::Number(v, _) if v.is_finite() => Ok(LabelValue::Number(v)),
+                other => Err(err(
+                    index,
+                    EventCode::InvalidLabel,
+                    format!(
+                        "a regression label must be a finite number, found {}",
+                        other.type_name()
+                    ),
+                )),
+            },
+        }
+    }
+
+    fn score(&self, index: usize, scalar: Scalar<'_>, what: &str) -> Result<f64, EventError> {
+        match scalar {
+            Scalar::Number(v, _) if (0.0..=1.0).contains(&v) => Ok(v),
+            Scalar::Number(v, _) => Err(err(
+                index,
+                EventCode::InvalidScore,
+                format!("{what} must be a probability in [0, 1], found {v}"),
+            )),
+            other => Err(err(
+                index,
+                EventCode::InvalidScore,
+                format!(
+                    "{what} must be a number in [0, 1], found {}",
+                    other.type_name()
+                ),
+            )),
+        }
+    }
+
+    fn predicted(
+        &self,
+        index: usize,
+        ev: &RawPrediction<'_>,
+        error: bool,
+    ) -> Result<Predicted, EventError> {
+        let prediction = ev
+            .prediction
+            .map(|r| Scalar::parse(r.get()))
+            .filter(|s| *s != Scalar::Null);
+        match self.schema.task {
+            Task::BinaryClassification => {
+                let score = match present(ev.score) {
+                    Some(r) => self.score(index, Scalar::parse(r.get()), "score")?,
+                    None => f64::NAN,
+                };
+                let positive = match &prediction {
+                    Some(p) => self.class(index, p, "prediction", EventCode::InvalidType)? == 1,
+                    None if !score.is_nan() => score >= self.schema.threshold,
+                    None if error => return Ok(Predicted::Nothing),
+                    None => {
+                        return Err(err(
+                            index,
+                            EventCode::MissingPrediction,
+                            "a binary event needs a prediction or a score",
+                        ));
+                    }
+                };
+                Ok(Predicted::Binary { positive, score })
+            }
+            Task::MulticlassClassification => {
+                let probs = match present(ev.scores) {
+                    Some(r) => Some(self.class_scores(index, r)?),
+                    None => None,
+                };
+                let class = match (&prediction, &probs) {
+                    (Some(p), _) => self.class(index, p, "prediction", EventCode::InvalidType)?,
+                    // The first of equal maxima wins, as numpy's argmax does.
+                    (None, Some(probs)) => {
+                        probs
+                            .iter()
+                            .enumerate()
+                            .fold((0, f64::NEG_INFINITY), |best, (i, &p)| {
+                                if p > best.1 { (i, p) } else { best }
+                            })
+                            .0 as u32
+                    }
+                    (None, None) if error => return Ok(Predicted::Nothing),
+                    (None, None) => {
+                        return Err(err(
+                            index,
+                            EventCode::MissingPrediction,
+                            "a multiclass event needs a prediction or scores",
+                        ));
+                    }
+                };
+                Ok(Predicted::Multiclass { class, probs })
+            }
+            Task::Regression => match prediction {
+                Some(Scalar::Number(v, _)) if v.is_finite() => Ok(Predicted::Regression(v)),
+                Some(Scalar::Number(..)) => Err(err(
+                    index,
+                    EventCode::InvalidPrediction,
+                    "a regression prediction must be a finite number",
+                )),
+                Some(other) => Err(err(
+                    index,
+                    EventCode::InvalidType,
+                    format!(
+                        "a regression prediction must be a number, found {}",
+                        other.type_name()
+                    ),
+                )),
+                None if error => Ok(Predicted::Nothing),
+                None => Err(err(
+                    index,
+                    EventCode::MissingPrediction,
+                    "a regression event needs a prediction",
+                )),
+            },
+        }
+    }
+
+    /// `scores`: an object of class to probability. Classes left out have probability 0.
+    fn class_scores(&self, index: usize, raw: &RawValue) -> Result<Box<[f64]>, EventError> {
+        let map: Vec<(KeyStr<'_>, &RawValue)> =
+            match serde_json::from_str::<MapEntries<'_>>(raw.get()) {
+                Ok(m) => m.0,
+                Err(_) => {
+                    return Err(err(
+                        index,
+                        EventCode::InvalidScore,
+                        "scores must be an object mapping each class to a probability",
+                    ));
+                }
+            };
+        let mut probs = vec![0.0; self.schema.classes.len()];
+        for (key, value) in map {
+            let class = self.schema.class(&key.0).ok_or_else(|| {
+                let shown: String = key.0.chars().take(64).collect();
+                err(
+                    index,
+                    EventCode::UnknownClass,
+                    format!("scores names an unknown class {shown:?}"),
+                )
+            })?;
+            probs[class as usize] = self.score(index, Scalar::parse(value.get()), "each score")?;
+        }
+        Ok(probs.into_boxed_slice())
+    }
+}
+
+/// A field that is present and not `null`.
+fn present(r: Option<&RawValue>) -> Option<&RawValue> {
+    r.filter(|r| r.get() != "null")
+}
+
+/// A map key borrowed from the body when it has no escapes.
+struct KeyStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for KeyStr<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyStr(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The entries of a JSON object, in order, with raw values.
+struct MapEntries<'a>(Vec<(KeyStr<'a>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for MapEntries<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MapEntries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<KeyStr<'de>>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(MapEntries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Receives feature values straight into the event's row, without building a map.
+struct FeatureSink<'p, 's, 'b> {
+    parser: &'p Parser<'s>,
+    num: &'b mut [f64],
+    cat: &'b mut [u32],
+    violations: &'b mut Vec<(Option<u32>, Violation)>,
+    seen: usize,
+    unknown: bool,
+    failure: Option<(EventCode, String)>,
+}
+
+impl FeatureSink<'_, '_, '_> {
+    fn set(&mut self, feature: usize, value: Scalar<'_>) {
+        let f = Some(feature as u32);
+        match self.parser.schema.slots[feature] {
+            Slot::Numeric(c) => match value {
+                Scalar::Number(v, _) if v.is_finite() => self.num[c] = v,
+                Scalar::Number(..) => self.violations.push((f, Violation::NonFinite)),
+                Scalar::Null => {}
+                _ => self.violations.push((f, Violation::TypeMismatch)),
+            },
+            Slot::Categorical(c) => {
+                let canonical = match &value {
+                    Scalar::Number(v, _) if !v.is_finite() => {
+                        self.violations.push((f, Violation::NonFinite));
+                        return;
+                    }
+                    Scalar::Null => return,
+                    Scalar::Composite => {
+                        self.violations.push((f, Violation::TypeMismatch));
+                        return;
+                    }
+                    other => other.canonical_class(),
+                };
+                if let Some(s) = canonical {
+                    if s.len() > self.parser.limits.max_string_bytes {
+                        self.failure = Some((
+                            EventCode::StringTooLong,
+                            format!(
+                                "a categorical value is longer than {} bytes",
+                                self.parser.limits.max_string_bytes
+                            ),
+                        ));
+                        return;
+                    }
+                    self.cat[c] = self.parser.interners.intern(c, &s);
+                }
+            }
+        }
+    }
+}
+
+struct FeatureVisitor<'x, 'p, 's, 'b>(&'x mut FeatureSink<'p, 's, 'b>);
+
+impl<'de> Visitor<'de> for FeatureVisitor<'_, '_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of feature values")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        // `"features": null` is the same as no features.
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let sink = self.0;
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            sink.seen += 1;
+            if sink.seen > sink.parser.limits.max_features_per_event {
+                sink.failure = Some((
+                    EventCode::TooManyFeatures,
+                    format!(
+                        "more than {} features in one event",
+                        sink.parser.limits.max_features_per_event
+                    ),
+                ));
+                return Ok(());
+            }
+            match sink.parser.schema.feature(&key.0) {
+                Some(feature) => sink.set(feature, Scalar::parse(value.get())),
+                None => sink.unknown = true,
+            }
+            if sink.failure.is_some() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FeatureVisitor<'_, '_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn fixture(toml: &str) -> (Schema, Interners) {
+        let c = Config::parse(toml).unwrap();
+        let m = &c.models[0];
+        (
+            Schema::new(m),
+            Interners::new(m.features.len(), m.max_categories),
+        )
+    }
+
+    const BINARY: &str = r#"
+[[model]]
+name = "m"
+task = "binary_classification"
+[[model.feature]]
+name = "amount"
+type = "numeric"
+[[model.feature]]
+name = "country"
+type = "categorical"
+"#;
+
+    fn parse_preds(
+        schema: &Schema,
+        interners: &Interners,
+        body: &str,
+        format: BodyFormat,
+    ) -> Result<PredictionBatch, Error> {
+        Parser {
+            schema,
+            interners,
+            limits: Limits::default(),
+            now_ns: 1_000_000_000,
+        }
+        .predictions(body.as_bytes(), format)
+    }
+
+    #[test]
+    fn a_full_binary_event() {
+        let (s, i) = fixture(BINARY);
+        let b = parse_preds(
+            &s,
+            &i,
+            r#"{"id": "req-42", "timestamp": "2026-11-22T10:00:00Z", "features": {"amount": 12.5, "country": "DE"},
+                "prediction": 1, "score": 0.93, "label": 1, "latency_ms": 4.2, "error": false}"#,
+            BodyFormat::Json,
+        )
+        .unwrap();
+        assert!(b.single);
+        assert_eq!(b.events.len(), 1);
+        let e = &b.events[0];
+        assert_eq!(e.id.as_deref(), Some("req-42"));
+        assert_eq!(e.ts, 1_795_341_600_000_000_000);
+        assert_eq!(
+            e.predicted,
+            Predicted::Binary {
+                positive: true,
+                score: 0.93
+            }
+        );
+        assert_eq!(e.label, Some(LabelValue::Binary(true)));
+        assert_eq!(e.latency_seconds, Some(4.2 / 1000.0));
+        let (num, cat) = b.row(0, s.layout.numeric, s.layout.categorical);
+        assert_eq!(num, &[12.5, 0.93]);
+        assert_eq!(cat, &[0, 1]);
+        assert_eq!(i.name(0, 0), "DE");
+    }
+
+    #[test]
+    fn prediction_defaults_to_score_threshold_and_timestamp_to_now() {
+        let (s, i) = fixture(BINARY);
+        let b = parse_preds(
+            &s,
+            &i,
+            r#"[{"score": 0.5}, {"score": 0.49}, {"score": 1, "timestamp": 12.5}]"#,
+            BodyFormat::Json,
+        )
+        .unwrap();
+        assert_eq!(
+            b.events[0].predicted,
+            Predicted::Binary {
+                positive: true,
+                score: 0.5
+            }
+        );
+        assert_eq!(
+            b.events[1].predicted,
+            Predicted::Binary {
+                positive: false,
+                score: 0.49
+            }
+        );
+        assert_eq!(b.events[0].ts, 1_000_000_000);
+        assert_eq!(b.events[2].ts, 12_500_000_000);
+    }
+
+    #[test]
+    fn per_event_codes_in_a_batch() {
+        let (s, i) = fixture(BINARY);
+        let body = r#"[
+            {"prediction": 1},
+            {"features": {"amount": 1}},
+            {"score": 1.5},
+            {"prediction": "maybe"},
+            {"prediction": 1, "timestamp": "yesterday"},
+            {"prediction": 1, "id": {"a": 1}},
+            {"prediction": 1, "label": 7},
+            {"prediction": 1, "label": [1]},
+            "not an object",
+            {"prediction": 0, "latency_ms": -1},
+            {"prediction": 0, "id": ""},
+            {"error": true}
+        ]"#;
+        let b = parse_preds(&s, &i, body, BodyFormat::Json).unwrap();
+        let codes: Vec<(usize, &str)> = b
+            .errors
+            .iter()
+            .map(|e| (e.index, e.code.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                (1, "missing_prediction"),
+                (2, "invalid_score"),
+                (3, "unknown_class"),
+                (4, "invalid_timestamp"),
+                (5, "invalid_type"),
+                (6, "unknown_class"),
+                (7, "invalid_label"),
+                (8, "invalid_type"),
+                (9, "invalid_latency"),
+                (10, "invalid_id"),
+            ]
+        );
+        assert_eq!(b.events.len(), 2);
+        assert_eq!(b.events[1].predicted, Predicted::Nothing);
+        assert!(b.events[1].error);
+        // Rows stay aligned with accepted events.
+        assert_eq!(b.num.len(), 2 * s.layout.numeric);
+    }
+
+    #[test]
+    fn schema_violations_are_recorded_and_the_event_kept() {
+        let (s, i) = fixture(BINARY);
+        let body = "{\"prediction\": 0, \"features\": {\"amount\": \"12\", \"country\": 49, \"extra\": 1, \"more\": 2}}\n\
+                    {\"prediction\": 0, \"features\": {\"amount\": 1e400, \"country\": null}}\n\
+                    not json\n\n";
+        let b = parse_preds(&s, &i, body, BodyFormat::Ndjson).unwrap();
+        assert_eq!(b.events.len(), 2);
+        assert_eq!(b.errors.len(), 1);
+        assert_eq!(
+            (b.errors[0].index, b.errors[0].code),
+            (2, EventCode::InvalidJson)
+        );
+        let v0 = b.violations_of(&b.events[0]);
+        assert_eq!(
+            v0,
+            &[
+                (Some(0), Violation::TypeMismatch),
+                (None, Violation::UnknownFeature)
+            ]
+        );
+        let v1 = b.violations_of(&b.events[1]);
+        assert_eq!(v1, &[(Some(0), Violation::NonFinite)]);
+        let (num, cat) = b.row(0, s.layout.numeric, s.layout.categorical);
+        assert!(num[0].is_nan());
+        assert_eq!(i.name(0, cat[0]), "49");
+        let (num, cat) = b.row(1, s.layout.numeric, s.layout.categorical);
+        assert!(num[0].is_nan());
+        assert_eq!(cat[0], MISSING);
+    }
+
+    #[test]
+    fn whole_request_failures() {
+        let (s, i) = fixture(BINARY);
+        let r = parse_preds(&s, &i, "[{\"prediction\": 1},", BodyFormat::Json);
+        assert!(matches!(r, Err(Error::InvalidJson(_))));
+        let r = parse_preds(&s, &i, "{\"prediction\": 1", BodyFormat::Json);
+        assert!(matches!(r, Err(Error::InvalidJson(_))));
+        let r = parse_preds(&s, &i, "{\"score\": 2}", BodyFormat::Json);
+        match r {
+            Err(Error::InvalidEvent(e)) => assert_eq!(e.code, EventCode::InvalidScore),
+            other => panic!("unexpected {other:?}"),
+        }
+        let r = parse_preds(&s, &i, "nope\n{bad\n", BodyFormat::Ndjson);
+        assert!(matches!(r, Err(Error::InvalidJson(_))));
+        let r = parse_preds(&s, &i, "42", BodyFormat::Json);
+        assert!(matches!(r, Err(Error::InvalidJson(_))));
+        assert!(matches!(
+            BodyFormat::from_content_type(Some("text/csv")),
+            Err(Error::UnsupportedMediaType(_))
+        ));
+        assert_eq!(
+            BodyFormat::from_content_type(Some("application/x-ndjson; charset=utf-8")).unwrap(),
+            BodyFormat::Ndjson
+        );
+    }
+
+    #[test]
+    fn multiclass_scores_and_argmax() {
+        let (s, i) = fixture(
+            "[[model]]\nname = \"m\"\ntask = \"multiclass_classification\"\nclasses = [\"cat\", \"dog\", 3]\n",
+        );
+        let b = parse_preds(
+            &s,
+            &i,
+            r#"[{"scores": {"cat": 0.2, "dog": 0.5, "3": 0.3}, "label": 3.0},
+                {"scores": {"cat": 0.4, "dog": 0.4}},
+                {"scores": {"cow": 1}},
+                {"scores": [0.1]}]"#,
+            BodyFormat::Json,
+        )
+        .unwrap();
+        assert_eq!(
+            b.events[0].predicted,
+            Predicted::Multiclass {
+                class: 1,
+                probs: Some(vec![0.2, 0.5, 0.3].into())
+            }
+        );
+        assert_eq!(b.events[0].label, Some(LabelValue::Class(2)));
+        assert!(matches!(
+            b.events[1].predicted,
+            Predicted::Multiclass { class: 0, .. }
+        ));
+        let codes: Vec<_> = b.errors.iter().map(|e| e.code).collect();
+        assert_eq!(
+            codes,
+            vec![EventCode::UnknownClass, EventCode::InvalidScore]
+        );
+    }
+
+    #[test]
+    fn labels_need_an_id_and_a_valid_label() {
+        let (s, i) = fixture("[[model]]\nname = \"m\"\ntask = \"regression\"\n");
+        let b = Parser {
+            schema: &s,
+            interners: &i,
+            limits: Limits::default(),
+            now_ns: 0,
+        }
+        .labels(
+            br#"[{"id": "a", "label": 2.5}, {"label": 1}, {"id": 7, "label": "x"}, {"id": 8}, {"id": 9, "label": 1, "timestamp": "bad"}]"#,
+            BodyFormat::Json,
+        )
+        .unwrap();
+        assert_eq!(
+            b.events,
+            vec![LabelEvent {
+                index: 0,
+                id: "a".into(),
+                label: LabelValue::Number(2.5)
+            }]
+        );
+        let codes: Vec<_> = b.errors.iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            vec![
+                "missing_id",
+                "invalid_label",
+                "invalid_label",
+                "invalid_timestamp"
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let (s, i) = fixture(BINARY);
+        let parser = Parser {
+            schema: &s,
+            interners: &i,
+            limits: Limits {
+                max_events_per_request: 3,
+                max_features_per_event: 1,
+                max_string_bytes: 4,
+                max_id_bytes: 3,
+            },
+            now_ns: 0,
+        };
+        assert!(matches!(
+            parser.predictions(b"[{}, {}, {}, {}]", BodyFormat::Json),
+            Err(Error::TooManyEvents(_))
+        ));
+        let b = parser
+            .predictions(
+                br#"[{"prediction": 1, "features": {"amount": 1, "country": "x"}},
+                     {"prediction": 1, "features": {"country": "toolong"}},
+                     {"prediction": 1, "id": "abcd"}]"#,
+                BodyFormat::Json,
+            )
+            .unwrap();
+        let codes: Vec<_> = b.errors.iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            vec!["too_many_features", "string_too_long", "invalid_id"]
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! The HTTP API: routes, body reading, and the translation of results and errors into responses.
+//!
+//! Handlers are thin: they extract the path, headers and body, call one `AppState` method, and wrap the
+//! result. No statistics happen here.
+
+mod error;
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+
+use crate::error::Error;
+use crate::state::AppState;
+
+/// Bodies larger than this are parsed on the blocking pool, so a big batch never stalls the event loop.
+const BLOCKING_BODY_BYTES: usize = 256 * 1024;
+
+/// The API router with request metrics.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{model}", get(model_status))
+        .route("/v1/models/{model}/predictions", post(post_predictions))
+        .route("/v1/models/{model}/labels", post(post_labels))
+        .route("/v1/models/{model}/reference", put(put_reference))
+        .route("/metrics", get(metrics))
+        .route("/-/reload", post(reload))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Layers run outside-in in the reverse order of this list: request metrics see everything,
+        // including timeouts, shed requests and failed authentication.
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            track_requests,
+        ))
+        .with_state(state)
+}
+
+/// Paths that are never shed or authenticated: health checks must answer under load, and a shed scrape
+/// would page someone with ModelwatchDown for no reason.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
+/// Answers 408 when a request takes longer than `request_timeout`.
+async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config().server.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Error::Timeout.into_response(),
+    }
+}
+
+/// Sheds requests beyond `max_concurrency` with 503 and Retry-After instead of queueing them without
+/// bound. Scrapes and health checks are exempt.
+async fn shed_load(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if is_probe(path) || path == "/metrics" {
+        return next.run(request).await;
+    }
+    match state.try_admit() {
+        Some(_permit) => next.run(request).await,
+        None => Error::Overloaded.into_response(),
+    }
+}
+
+/// Checks bearer tokens: ingest tokens for POST and PUT, the read token for GETs of `/v1/*` and
+/// `/metrics`. Comparison is constant-time and tokens are never logged.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if is_probe(path) {
+        return next.run(request).await;
+    }
+    let config = state.config();
+    let auth = &config.server.auth;
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let allowed: Vec<&str> = match *request.method() {
+        Method::POST | Method::PUT | Method::DELETE | Method::PATCH => {
+            auth.ingest_tokens.iter().map(String::as_str).collect()
+        }
+        _ => auth.read_token.iter().map(String::as_str).collect(),
+    };
+    if allowed.is_empty() || presented.is_some_and(|p| token_matches(p, &allowed)) {
+        next.run(request).await
+    } else {
+        Error::Unauthorized.into_response()
+    }
+}
+
+/// Constant-time comparison against every allowed token (no early exit on the first match).
+fn token_matches(presented: &str, allowed: &[&str]) -> bool {
+    use subtle::ConstantTimeEq;
+    let mut ok = subtle::Choice::from(0);
+    for token in allowed {
+        ok |= presented.as_bytes().ct_eq(token.as_bytes());
+    }
+    ok.into()
+}
+
+/// Records `modelwatch_http_request_duration_seconds` by matched route pattern (never the raw path, so
+/// the series count stays bounded).
+async fn track_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        _ => "OTHER",
+    };
+    let response = next.run(request).await;
+    state
+        .telemetry()
+        .http_duration
+        .with_label_values(&[route.as_str(), method, response.status().as_str()])
+        .observe(start.elapsed().as_secs_f64());
+    response
+}
+
+/// Reads the whole body up to the configured limit.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Error> {
+    let limit = state.max_body_bytes();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::BodyTooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .any(|e| e.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            Error::BodyTooLarge { limit }
+        } else {
+            Error::InvalidJson("the request body could not be read".to_string())
+        }
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("invalid").to_string())
+}
+
+/// Runs CPU-bound request work inline for small bodies and on the blocking pool for big ones.
+async fn run_cpu<T: Send + 'static>(
+    size: usize,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    if size < BLOCKING_BODY_BYTES {
+        work()
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Error::Internal(format!("ingest task failed: {e}")))?
+    }
+}
+
+async fn post_predictions(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    // Resolve the model first, so an unknown model is a 404 whatever the body.
+    state.model(&model)?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let ct = content_type(&headers);
+    let report = run_cpu(bytes.len(), move || {
+        state.ingest_predictions(&model, ct.as_deref(), &bytes)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
+
+async fn post_labels(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    state.model(&model)?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let ct = content_type(&headers);
+    let report = run_cpu(bytes.len(), move || {
+        state.ingest_labels(&model, ct.as_deref(), &bytes)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
+
+async fn put_reference(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    state.model(&model)?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let ct = content_type(&headers);
+    let answer = run_cpu(BLOCKING_BODY_BYTES, move || {
+        state.replace_reference(&model, ct.as_deref(), &bytes)
+    })
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
+    let summary = run_cpu(BLOCKING_BODY_BYTES, move || state.reload()).await?;
+    tracing::info!(%summary, "config reloaded through /-/reload");
+    Ok(Json(summary).into_response())
+}
+
+async fn list_models(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.list_models())
+}
+
+async fn model_status(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+) -> Result<Response, Error> {
+    let status = run_cpu(BLOCKING_BODY_BYTES, move || state.status(&model)).await?;
+    Ok(Json(status).into_response())
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, Error> {
+    let text = run_cpu(BLOCKING_BODY_BYTES, move || state.render_metrics()).await?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_ready() {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "not ready"})),
+        )
+            .into_response()
+    }
+}
+
+async fn fallback() -> Error {
+    Error::NotFound
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}

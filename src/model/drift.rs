@@ -1,0 +1,242 @@
+//! Gathering a model's columns for a drift evaluation.
+//!
+//! The evaluation copies one column at a time under the model lock (a memory walk), releases the lock,
+//! and compares it outside. A frozen reference is shared through an `Arc`, never copied. Ingest never
+//! waits for more than one column copy.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Model, ModelState, ReferenceState};
+use crate::config::{FeatureKind, Task};
+use crate::drift::DriftReport;
+use crate::drift::columns::{ColumnSet, categorical_of, numeric_of};
+use crate::drift::evaluate::{ColumnData, ColumnSpec, Role, compare, decide};
+use crate::model::schema::Slot;
+use crate::window::columns::ColumnWindow;
+
+/// Where a column's values live.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// A numeric column of the prediction windows.
+    Numeric(usize),
+    /// A categorical column of the prediction windows.
+    Categorical(usize),
+    /// The label windows' single column.
+    Label,
+}
+
+/// The frozen parts of a reference, shared for the duration of one evaluation.
+struct FrozenParts {
+    features: Option<Arc<ColumnSet>>,
+    labels: Option<Arc<ColumnSet>>,
+    moving: bool,
+}
+
+impl Model {
+    fn frozen_parts(&self) -> Option<FrozenParts> {
+        let state = self.state.lock();
+        match &state.reference {
+            ReferenceState::None => None,
+            ReferenceState::Frozen(r) => Some(FrozenParts {
+                features: Some(r.features.clone()),
+                labels: r.labels.clone(),
+                moving: false,
+            }),
+            ReferenceState::Warmup(w) => Some(FrozenParts {
+                features: w.features.clone(),
+                labels: w.label_set.clone(),
+                moving: false,
+            }),
+            ReferenceState::Moving => Some(FrozenParts {
+                features: None,
+                labels: None,
+                moving: true,
+            }),
+        }
+    }
+
+    /// The columns to judge, with their tests. The binary prediction column is the score when the
+    /// reference (or, without one, the current window) holds scores, otherwise the predicted class.
+    fn column_plan(&self, parts: Option<&FrozenParts>) -> Vec<(ColumnSpec, Source)> {
+        let c = &self.config;
+        let s = &self.schema;
+        let drift = &c.drift;
+        let mut plan = Vec::with_capacity(c.features.len() + 2);
+        for (f, slot) in c.features.iter().zip(&s.slots) {
+            let source = match *slot {
+                Slot::Numeric(i) => Source::Numeric(i),
+                Slot::Categorical(i) => Source::Categorical(i),
+            };
+            plan.push((
+                ColumnSpec::new(&f.name, Role::Feature, f.kind, f.test, f.threshold, drift),
+                source,
+            ));
+        }
+        let prediction = match (s.task, s.prediction_numeric, s.prediction_categorical) {
+            (Task::BinaryClassification, Some(n), Some(k)) => {
+                let has_scores = match parts.and_then(|p| p.features.as_ref()) {
+                    Some(features) => !features.numeric[n].is_empty(),
+                    None => {
+                        let state = self.state.lock();
+                        state.windows.iter().any(|w| {
+                            !w.predictions.numeric(n).sorted.is_empty()
+                                || w.predictions
+                                    .previous()
+                                    .is_some_and(|p| !p.numeric(n).sorted.is_empty())
+                        })
+                    }
+                };
+                if has_scores {
+                    Source::Numeric(n)
+                } else {
+                    Source::Categorical(k)
+                }
+            }
+            (_, Some(n), None) => Source::Numeric(n),
+            (_, _, Some(k)) => Source::Categorical(k),
+            _ => unreachable!("every task has a prediction column"),
+        };
+        let kind_of = |source: Source| match source {
+            Source::Numeric(_) => FeatureKind::Numeric,
+            _ => FeatureKind::Categorical,
+        };
+        plan.push((
+            ColumnSpec::new(
+                "prediction",
+                Role::Prediction,
+                kind_of(prediction),
+                drift.prediction.test,
+                drift.prediction.threshold,
+                drift,
+            ),
+            prediction,
+        ));
+        let label_kind = if s.task.is_classification() {
+            FeatureKind::Categorical
+        } else {
+            FeatureKind::Numeric
+        };
+        plan.push((
+            ColumnSpec::new(
+                "label",
+                Role::Label,
+                label_kind,
+                drift.label.test,
+                drift.label.threshold,
+                drift,
+            ),
+            Source::Label,
+        ));
+        plan
+    }
+
+    /// Names of the category ids of a categorical column.
+    fn category_names(&self, source: Source, len: usize) -> Vec<String> {
+        match source {
+            Source::Categorical(i) if i < self.schema.categorical_features => (0..len
+                .min(self.interners.len(i)))
+                .map(|id| self.interners.name(i, id as u32))
+                .collect(),
+            _ => self.schema.classes.clone(),
+        }
+    }
+
+    /// Copies one column of window `w` (and of its previous stage for a moving reference).
+    fn copy_column<'a>(&self, w: usize, source: Source, moving: bool) -> ColumnData<'a> {
+        let mut state = self.state.lock();
+        let now = self.clock.now_ns();
+        let ModelState { windows, .. } = &mut *state;
+        let window = &mut windows[w];
+        window.expire(now);
+        let (cw, index): (&ColumnWindow, usize) = match source {
+            Source::Numeric(i) | Source::Categorical(i) => (&window.predictions, i),
+            Source::Label => (&window.labels, 0),
+        };
+        let previous = if moving { cw.previous() } else { None };
+        let numeric = match source {
+            Source::Numeric(_) => true,
+            Source::Categorical(_) => false,
+            Source::Label => cw.layout().numeric == 1,
+        };
+
+        if numeric {
+            ColumnData::Numeric {
+                current: numeric_of(cw, index),
+                reference: previous.map(|p| Cow::Owned(numeric_of(p, index))),
+            }
+        } else {
+            ColumnData::Categorical {
+                current: categorical_of(cw, index),
+                reference: previous.map(|p| Cow::Owned(categorical_of(p, index))),
+                names: Vec::new(),
+            }
+        }
+    }
+
+    /// Runs one full evaluation of every window and column, and stores the report for scrapes.
+    pub fn evaluate_drift(&self) -> Arc<DriftReport> {
+        let start = Instant::now();
+        let parts = self.frozen_parts();
+        let plan = self.column_plan(parts.as_ref());
+        let moving = parts.as_ref().is_some_and(|p| p.moving);
+        let min_samples = self.config.drift.min_samples;
+        let mut windows = Vec::with_capacity(self.config.windows.len());
+        for (w, wc) in self.config.windows.iter().enumerate() {
+            let mut columns = Vec::with_capacity(plan.len());
+            for (spec, source) in &plan {
+                let mut data = self.copy_column(w, *source, moving);
+                if !moving {
+                    // Borrow the frozen reference column, if the reference is complete.
+                    let set = match source {
+                        Source::Label => parts.as_ref().and_then(|p| p.labels.as_deref()),
+                        _ => parts.as_ref().and_then(|p| p.features.as_deref()),
+                    };
+                    attach_frozen(&mut data, set, *source);
+                }
+                if let ColumnData::Categorical {
+                    current,
+                    reference,
+                    names,
+                } = &mut data
+                {
+                    let len = current
+                        .counts
+                        .len()
+                        .max(reference.as_ref().map_or(0, |r| r.counts.len()));
+                    *names = self.category_names(*source, len);
+                }
+                columns.push(compare(spec, &data, min_samples));
+            }
+            windows.push(decide(&wc.name, columns, &self.config.drift));
+        }
+        let report = Arc::new(DriftReport {
+            evaluated_at: self.clock.now_secs(),
+            duration: start.elapsed().as_secs_f64(),
+            windows,
+        });
+        self.drift.store(Some(report.clone()));
+        report
+    }
+}
+
+/// Points a column's reference at the matching column of a frozen set.
+fn attach_frozen<'a>(data: &mut ColumnData<'a>, set: Option<&'a ColumnSet>, source: Source) {
+    let Some(set) = set else { return };
+    match (data, source) {
+        (ColumnData::Numeric { reference, .. }, Source::Numeric(i)) => {
+            *reference = set.numeric.get(i).map(Cow::Borrowed);
+        }
+        (ColumnData::Numeric { reference, .. }, Source::Label) => {
+            *reference = set.numeric.first().map(Cow::Borrowed);
+        }
+        (ColumnData::Categorical { reference, .. }, Source::Categorical(i)) => {
+            *reference = set.categorical.get(i).map(Cow::Borrowed);
+        }
+        (ColumnData::Categorical { reference, .. }, Source::Label) => {
+            *reference = set.categorical.first().map(Cow::Borrowed);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,213 @@
+//! Running the service: binding the listener, background housekeeping, graceful shutdown.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http;
+use crate::persist;
+use crate::state::AppState;
+
+/// How often time windows and pending labels are expired when no traffic arrives.
+const TICK: Duration = Duration::from_secs(1);
+
+/// How often the drift evaluator checks which models are due.
+const DRIFT_POLL: Duration = Duration::from_millis(250);
+
+/// A running server, for tests and for `serve`.
+pub struct Server {
+    pub state: AppState,
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+    state_file: Option<PathBuf>,
+}
+
+impl Server {
+    /// Binds `listen` (port 0 picks a free port) and starts serving.
+    pub async fn start(
+        config: Config,
+        listen: SocketAddr,
+        clock: Clock,
+    ) -> std::io::Result<Server> {
+        let state_file = config
+            .server
+            .state
+            .as_ref()
+            .map(|s| (config.resolve(&s.path), s.snapshot_interval));
+        let state = AppState::new(config, clock).map_err(std::io::Error::other)?;
+        if let Some((path, _)) = &state_file {
+            restore(&state, path);
+        }
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+        let app = http::router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        let mut background = vec![
+            spawn_ticker(state.clone()),
+            spawn_drift_evaluator(state.clone()),
+        ];
+        if let Some((path, interval)) = &state_file {
+            background.push(spawn_snapshotter(state.clone(), path.clone(), *interval));
+        }
+        tracing::info!(%addr, models = state.models().len(), "modelwatch listening");
+        Ok(Server {
+            state,
+            addr,
+            shutdown,
+            task,
+            background,
+            state_file: state_file.map(|(p, _)| p),
+        })
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and stops background tasks.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.state.set_ready(false);
+        let _ = self.shutdown.send(true);
+        let result = self
+            .task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        for task in self.background {
+            task.abort();
+        }
+        // In-flight requests have finished: this snapshot holds every accepted event.
+        if let Some(path) = self.state_file {
+            let state = self.state.clone();
+            let written = tokio::task::spawn_blocking(move || write_snapshot(&state, &path)).await;
+            if let Ok(Err(e)) | Err(e) = written.map_err(|e| e.to_string()) {
+                tracing::error!(error = %e, "final snapshot failed");
+            }
+        }
+        result
+    }
+
+    /// Serves until `signal` resolves, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        tracing::info!("shutting down");
+        self.stop().await
+    }
+}
+
+fn spawn_ticker(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            state.tick();
+        }
+    })
+}
+
+/// Evaluates each model's drift every `drift.interval`, on the blocking pool, one model at a time, so
+/// evaluation never runs on the ingest path and never competes with itself.
+fn spawn_drift_evaluator(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last: HashMap<String, tokio::time::Instant> = HashMap::new();
+        let mut interval = tokio::time::interval(DRIFT_POLL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            for model in state.models().iter() {
+                let now = tokio::time::Instant::now();
+                let due = last
+                    .get(model.name())
+                    .is_none_or(|t| now.duration_since(*t) >= model.config.drift.interval);
+                if !due {
+                    continue;
+                }
+                last.insert(model.name().to_string(), now);
+                let m = model.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || m.evaluate_drift()).await {
+                    tracing::error!(model = model.name(), error = %e, "drift evaluation failed");
+                }
+            }
+        }
+    })
+}
+
+fn restore(state: &AppState, path: &Path) {
+    match persist::read(path) {
+        persist::Loaded::Missing => {
+            tracing::info!(path = %path.display(), "no state snapshot yet; starting empty")
+        }
+        persist::Loaded::Ok(snapshot) => {
+            for note in state.restore(&snapshot) {
+                tracing::warn!(%note, "part of the snapshot was not restored");
+            }
+            tracing::info!(path = %path.display(), models = snapshot.models.len(), "state restored");
+        }
+        persist::Loaded::Quarantined { reason, moved_to } => tracing::error!(
+            path = %path.display(),
+            moved_to = %moved_to.display(),
+            %reason,
+            "the state snapshot is unusable and was moved aside; starting empty"
+        ),
+    }
+}
+
+fn write_snapshot(state: &AppState, path: &Path) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let snapshot = state.snapshot();
+    let bytes = persist::write(path, &snapshot)?;
+    tracing::debug!(bytes, elapsed = ?started.elapsed(), "state snapshot written");
+    Ok(())
+}
+
+/// Writes a snapshot every `interval` on the blocking pool.
+fn spawn_snapshotter(state: AppState, path: PathBuf, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let (s, p) = (state.clone(), path.clone());
+            match tokio::task::spawn_blocking(move || write_snapshot(&s, &p)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "state snapshot failed"),
+                Err(e) => tracing::error!(error = %e, "state snapshot task failed"),
+            }
+        }
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

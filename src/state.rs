@@ -1,0 +1,392 @@
+//! The shared application state: a cheap-to-clone handle to the models, the telemetry and the limits.
+//!
+//! The HTTP layer calls the methods here and only translates their results into responses. The set of
+//! models sits behind an `ArcSwap`, so a request holds a consistent set for its whole life.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+use prometheus::Encoder;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::drift::reference::{self, ReferenceFormat, ReferenceSource, load_configured};
+use crate::error::Error;
+use crate::event::{BodyFormat, Parser};
+use crate::exposition::WindowCollector;
+use crate::model::{LabelReport, Model, PredictionReport};
+use crate::persist::{self, Snapshot};
+use crate::status;
+use crate::telemetry::Telemetry;
+
+/// Builds a model and loads its file reference, if it has one.
+fn build_model(
+    config: &Config,
+    m: &crate::config::ModelConfig,
+    telemetry: &Telemetry,
+    clock: Clock,
+) -> Result<Model, String> {
+    let model = Model::new(Arc::new(m.clone()), telemetry, clock);
+    if let Some(reference) = load_configured(config, m, &model.schema, &model.interners)
+        .map_err(|e| format!("model {:?}: reference {e}", m.name))?
+    {
+        model.set_reference(reference).map_err(|e| e.to_string())?;
+    }
+    Ok(model)
+}
+
+/// What a config reload did, by model name.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReloadSummary {
+    pub unchanged: Vec<String>,
+    pub changed: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl std::fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unchanged {:?}, changed {:?}, added {:?}, removed {:?}",
+            self.unchanged, self.changed, self.added, self.removed
+        )
+    }
+}
+
+/// The configured models, in config order, with a name index.
+#[derive(Default)]
+pub struct Models {
+    order: Vec<Arc<Model>>,
+    by_name: HashMap<String, Arc<Model>>,
+}
+
+impl Models {
+    pub fn new(models: Vec<Arc<Model>>) -> Self {
+        let by_name = models
+            .iter()
+            .map(|m| (m.name().to_string(), m.clone()))
+            .collect();
+        Models {
+            order: models,
+            by_name,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Model>> {
+        self.by_name.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Model>> {
+        self.order.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+struct Inner {
+    models: Arc<ArcSwap<Models>>,
+    telemetry: Arc<Telemetry>,
+    config: ArcSwap<Config>,
+    /// The file the config came from, for reloads; `None` for the embedded default.
+    config_path: parking_lot::Mutex<Option<std::path::PathBuf>>,
+    /// Serialises reloads.
+    reloading: parking_lot::Mutex<()>,
+    clock: Clock,
+    ready: AtomicBool,
+    /// Permits for requests in flight (`max_concurrency`).
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl AppState {
+    /// Builds the state, loading every file reference. Fails with a message naming the file, line and
+    /// column of a bad reference.
+    pub fn new(config: Config, clock: Clock) -> Result<AppState, String> {
+        let telemetry = Arc::new(Telemetry::new());
+        let mut models = Vec::with_capacity(config.models.len());
+        for m in &config.models {
+            models.push(Arc::new(build_model(&config, m, &telemetry, clock)?));
+        }
+        let models = Arc::new(ArcSwap::from_pointee(Models::new(models)));
+        telemetry
+            .registry
+            .register(Box::new(WindowCollector::new(models.clone())))
+            .expect("the window collector registers once");
+        let max_concurrency = config.server.max_concurrency;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                models,
+                telemetry,
+                config: ArcSwap::from_pointee(config),
+                config_path: parking_lot::Mutex::new(None),
+                reloading: parking_lot::Mutex::new(()),
+                clock,
+                ready: AtomicBool::new(true),
+                in_flight: Arc::new(tokio::sync::Semaphore::new(max_concurrency)),
+            }),
+        })
+    }
+
+    /// Remembers where the config came from, so `reload` can read it again.
+    pub fn set_config_path(&self, path: Option<std::path::PathBuf>) {
+        *self.inner.config_path.lock() = path;
+    }
+
+    /// Reloads the config file. Unchanged models keep their state untouched; changed models are rebuilt
+    /// and get back what still fits of their windows, pending labels and reference; new models start
+    /// empty; removed models and their series go. An invalid config is refused and the old one stays.
+    pub fn reload(&self) -> Result<ReloadSummary, Error> {
+        let _one_at_a_time = self.inner.reloading.lock();
+        let path = self.inner.config_path.lock().clone();
+        let config = match &path {
+            Some(p) => Config::load(p).map_err(|e| Error::InvalidConfig(e.to_string()))?,
+            None => Config::default_config(),
+        }
+        .with_env_tokens();
+        let old_config = self.config();
+        if config.server.listen != old_config.server.listen
+            || config.server.state != old_config.server.state
+        {
+            tracing::warn!(
+                "[server] listen and [server.state] changes take effect only after a restart"
+            );
+        }
+        let old = self.models();
+        let telemetry = &self.inner.telemetry;
+        let mut summary = ReloadSummary::default();
+        let mut models = Vec::with_capacity(config.models.len());
+        for m in &config.models {
+            let name = m.name.clone();
+            match old.get(&m.name) {
+                Some(existing) if *existing.config == *m => {
+                    models.push(existing.clone());
+                    summary.unchanged.push(name);
+                }
+                Some(existing) => {
+                    let model = build_model(&config, m, telemetry, self.inner.clock)
+                        .map_err(Error::InvalidConfig)?;
+                    for note in model.import(&existing.export(), false) {
+                        tracing::warn!(model = %m.name, %note, "state not carried over the reload");
+                    }
+                    telemetry.remove_dropped_features(&existing.config, m);
+                    models.push(Arc::new(model));
+                    summary.changed.push(name);
+                }
+                None => {
+                    models.push(Arc::new(
+                        build_model(&config, m, telemetry, self.inner.clock)
+                            .map_err(Error::InvalidConfig)?,
+                    ));
+                    summary.added.push(name);
+                }
+            }
+        }
+        for m in old.iter() {
+            if config.model(m.name()).is_none() {
+                telemetry.remove_model(&m.config);
+                summary.removed.push(m.name().to_string());
+            }
+        }
+        self.inner.config.store(Arc::new(config));
+        self.inner.models.store(Arc::new(Models::new(models)));
+        Ok(summary)
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.load_full()
+    }
+
+    pub fn models(&self) -> Arc<Models> {
+        self.inner.models.load_full()
+    }
+
+    pub fn model(&self, name: &str) -> Result<Arc<Model>, Error> {
+        self.inner
+            .models
+            .load()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownModel(name.chars().take(64).collect()))
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.config.load().server.max_body_bytes
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// A permit for one more request in flight, or `None` when `max_concurrency` are already running.
+    pub fn try_admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.inner.in_flight.clone().try_acquire_owned().ok()
+    }
+
+    fn parser<'m>(&self, model: &'m Model) -> Parser<'m> {
+        Parser {
+            schema: &model.schema,
+            interners: &model.interners,
+            limits: self.inner.config.load().server.limits,
+            now_ns: self.inner.clock.now_ns(),
+        }
+    }
+
+    /// Parses and applies a body of prediction events.
+    pub fn ingest_predictions(
+        &self,
+        model: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<PredictionReport, Error> {
+        let model = self.model(model)?;
+        let format = BodyFormat::from_content_type(content_type)?;
+        let batch = self
+            .parser(&model)
+            .predictions(body, format)
+            .inspect_err(|e| {
+                if let Error::InvalidEvent(ev) = e {
+                    model.telemetry.rejected(ev.code).inc();
+                }
+            })?;
+        let single = batch.single;
+        let report = model.ingest_predictions(batch);
+        if single && let Some(e) = report.errors.first() {
+            return Err(Error::InvalidEvent(e.clone()));
+        }
+        Ok(report)
+    }
+
+    /// Parses and applies a body of label events.
+    pub fn ingest_labels(
+        &self,
+        model: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<LabelReport, Error> {
+        let model = self.model(model)?;
+        let format = BodyFormat::from_content_type(content_type)?;
+        let batch = self.parser(&model).labels(body, format).inspect_err(|e| {
+            if let Error::InvalidEvent(ev) = e {
+                model.telemetry.rejected(ev.code).inc();
+            }
+        })?;
+        Ok(model.ingest_labels(batch))
+    }
+
+    /// Replaces a model's reference with an uploaded CSV or JSONL body, then re-evaluates drift against it.
+    pub fn replace_reference(
+        &self,
+        model: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<serde_json::Value, Error> {
+        let model = self.model(model)?;
+        let format = ReferenceFormat::from_content_type(content_type).ok_or_else(|| {
+            Error::UnsupportedMediaType(
+                "a reference is sent as text/csv or application/x-ndjson (JSONL prediction events)"
+                    .to_string(),
+            )
+        })?;
+        let reference = reference::parse(
+            body,
+            format,
+            &model.schema,
+            &model.interners,
+            model.config.drift.max_reference_rows,
+            ReferenceSource::Api,
+        )
+        .map_err(|e| Error::InvalidReference {
+            message: e.to_string(),
+        })?;
+        let answer = serde_json::json!({
+            "rows": reference.features.rows,
+            "label_rows": reference.labels.as_ref().map_or(0, |l| l.rows),
+            "sha256": reference.sha256,
+            "source": reference.source.as_str(),
+        });
+        model.set_reference(reference)?;
+        model.evaluate_drift();
+        Ok(answer)
+    }
+
+    /// JSON status of one model.
+    pub fn status(&self, model: &str) -> Result<serde_json::Value, Error> {
+        let model = self.model(model)?;
+        Ok(status::model_status(&model))
+    }
+
+    /// JSON list of the configured models.
+    pub fn list_models(&self) -> serde_json::Value {
+        status::model_list(&self.models())
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render_metrics(&self) -> Result<String, Error> {
+        let families = self.inner.telemetry.registry.gather();
+        let mut out = Vec::with_capacity(64 * 1024);
+        prometheus::TextEncoder::new()
+            .encode(&families, &mut out)
+            .map_err(|e| Error::Internal(format!("encoding metrics: {e}")))?;
+        String::from_utf8(out).map_err(|e| Error::Internal(format!("metrics are not UTF-8: {e}")))
+    }
+
+    /// Every model's state, for a snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            version: persist::FORMAT_VERSION,
+            taken_at: self.inner.clock.now_ns(),
+            models: self.models().iter().map(|m| m.export()).collect(),
+        }
+    }
+
+    /// Loads a snapshot into the (fresh) models, counters included. Models no longer configured are
+    /// skipped; the notes say what did not fit.
+    pub fn restore(&self, snapshot: &Snapshot) -> Vec<String> {
+        let models = self.models();
+        let mut notes = Vec::new();
+        for data in &snapshot.models {
+            match models.get(&data.name) {
+                Some(model) => notes.extend(
+                    model
+                        .import(data, true)
+                        .into_iter()
+                        .map(|n| format!("model {:?}: {n}", data.name)),
+                ),
+                None => notes.push(format!("model {:?} is no longer configured", data.name)),
+            }
+        }
+        notes
+    }
+
+    /// Time-based housekeeping for every model.
+    pub fn tick(&self) {
+        for model in self.inner.models.load().iter() {
+            model.tick();
+        }
+    }
+}

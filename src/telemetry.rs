@@ -1,0 +1,290 @@
+//! Prometheus counters and histograms that are updated as events arrive.
+//!
+//! Gauges that describe window contents are not here: they are computed at scrape time by
+//! `exposition::WindowCollector`. Every label value used here comes from the config (model and feature
+//! names) or from a fixed list (error codes, violation kinds), never from request data, so the number of
+//! series does not depend on what clients send.
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+
+use crate::config::ModelConfig;
+use crate::error::EventCode;
+use crate::event::Violation;
+
+/// Label value of `feature` for violations that concern a feature not in the config.
+pub const UNKNOWN_FEATURE: &str = "__unknown__";
+
+/// Inference latency buckets, 0.5 ms to 10 s: dense where models usually answer (1-100 ms).
+pub const LATENCY_BUCKETS: [f64; 17] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Buckets for the sidecar's own request latency: it should answer in well under a millisecond.
+pub const HTTP_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+pub struct Telemetry {
+    pub registry: Registry,
+    predictions: IntCounterVec,
+    labels: IntCounterVec,
+    unmatched: IntCounterVec,
+    expired: IntCounterVec,
+    errors: IntCounterVec,
+    rejected: IntCounterVec,
+    latency: HistogramVec,
+    violations: IntCounterVec,
+    pub http_duration: HistogramVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("registered once");
+    c
+}
+
+impl Telemetry {
+    pub fn new() -> Telemetry {
+        let registry = Registry::new();
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process collector registers once");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "modelwatch_prediction_latency_seconds",
+                "Model inference latency reported in latency_ms of prediction events.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["model"],
+        )
+        .expect("valid histogram");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("registered once");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "modelwatch_http_request_duration_seconds",
+                "Time modelwatch took to answer its own HTTP requests, by matched route.",
+            )
+            .buckets(HTTP_BUCKETS.to_vec()),
+            &["route", "method", "status"],
+        )
+        .expect("valid histogram");
+        registry
+            .register(Box::new(http_duration.clone()))
+            .expect("registered once");
+        let build = IntGaugeVec::new(
+            Opts::new(
+                "modelwatch_build_info",
+                "Build information; the value is always 1.",
+            ),
+            &["version"],
+        )
+        .expect("valid gauge");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        registry.register(Box::new(build)).expect("registered once");
+
+        Telemetry {
+            predictions: counter(
+                &registry,
+                "modelwatch_predictions_total",
+                "Prediction events accepted, model errors included.",
+                &["model"],
+            ),
+            labels: counter(
+                &registry,
+                "modelwatch_labels_total",
+                "Labels that made a labelled sample, inline or joined to a pending prediction.",
+                &["model"],
+            ),
+            unmatched: counter(
+                &registry,
+                "modelwatch_labels_unmatched_total",
+                "Labels whose id matched no pending prediction (unknown, already labelled or expired).",
+                &["model"],
+            ),
+            expired: counter(
+                &registry,
+                "modelwatch_predictions_expired_total",
+                "Pending predictions dropped unlabelled, by label_ttl or by the max_pending cap.",
+                &["model"],
+            ),
+            errors: counter(
+                &registry,
+                "modelwatch_prediction_errors_total",
+                "Prediction events with \"error\": true.",
+                &["model"],
+            ),
+            rejected: counter(
+                &registry,
+                "modelwatch_rejected_events_total",
+                "Events rejected, by error code.",
+                &["model", "reason"],
+            ),
+            violations: counter(
+                &registry,
+                "modelwatch_schema_violations_total",
+                "Feature values that did not fit the schema; the event was still accepted.",
+                &["model", "feature", "kind"],
+            ),
+            latency,
+            http_duration,
+            registry,
+        }
+    }
+
+    /// Handles to one model's series, created (at zero) so they exist from the first scrape.
+    pub fn model(&self, config: &ModelConfig) -> ModelTelemetry {
+        let m = config.name.as_str();
+        let rejected = EventCode::ALL
+            .iter()
+            .map(|code| self.rejected.with_label_values(&[m, code.as_str()]))
+            .collect();
+        let per_feature = config
+            .features
+            .iter()
+            .map(|f| {
+                [
+                    self.violations.with_label_values(&[
+                        m,
+                        &f.name,
+                        Violation::TypeMismatch.as_str(),
+                    ]),
+                    self.violations
+                        .with_label_values(&[m, &f.name, Violation::NonFinite.as_str()]),
+                ]
+            })
+            .collect();
+        ModelTelemetry {
+            predictions: self.predictions.with_label_values(&[m]),
+            labels: self.labels.with_label_values(&[m]),
+            unmatched: self.unmatched.with_label_values(&[m]),
+            expired: self.expired.with_label_values(&[m]),
+            errors: self.errors.with_label_values(&[m]),
+            latency: self.latency.with_label_values(&[m]),
+            rejected,
+            violations: per_feature,
+            unknown_feature: self.violations.with_label_values(&[
+                m,
+                UNKNOWN_FEATURE,
+                Violation::UnknownFeature.as_str(),
+            ]),
+        }
+    }
+
+    /// Drops every series of a model that was removed from the config.
+    pub fn remove_model(&self, config: &ModelConfig) {
+        let m = config.name.as_str();
+        for vec in [
+            &self.predictions,
+            &self.labels,
+            &self.unmatched,
+            &self.expired,
+            &self.errors,
+        ] {
+            let _ = vec.remove_label_values(&[m]);
+        }
+        let _ = self.latency.remove_label_values(&[m]);
+        for code in EventCode::ALL {
+            let _ = self.rejected.remove_label_values(&[m, code.as_str()]);
+        }
+        for f in &config.features {
+            for kind in [Violation::TypeMismatch, Violation::NonFinite] {
+                let _ = self
+                    .violations
+                    .remove_label_values(&[m, &f.name, kind.as_str()]);
+            }
+        }
+        let _ = self.violations.remove_label_values(&[
+            m,
+            UNKNOWN_FEATURE,
+            Violation::UnknownFeature.as_str(),
+        ]);
+    }
+}
+
+impl Telemetry {
+    /// Drops the violation series of features that a changed model no longer has.
+    pub fn remove_dropped_features(&self, old: &ModelConfig, new: &ModelConfig) {
+        for f in &old.features {
+            if !new.features.iter().any(|n| n.name == f.name) {
+                for kind in [Violation::TypeMismatch, Violation::NonFinite] {
+                    let _ =
+                        self.violations
+                            .remove_label_values(&[&old.name, &f.name, kind.as_str()]);
+                }
+            }
+        }
+    }
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry::new()
+    }
+}
+
+/// One model's counters.
+#[derive(Clone)]
+pub struct ModelTelemetry {
+    pub predictions: IntCounter,
+    pub labels: IntCounter,
+    pub unmatched: IntCounter,
+    pub expired: IntCounter,
+    pub errors: IntCounter,
+    pub latency: Histogram,
+    /// Indexed like `EventCode::ALL`.
+    rejected: Vec<IntCounter>,
+    /// Per configured feature: [type_mismatch, non_finite].
+    violations: Vec<[IntCounter; 2]>,
+    unknown_feature: IntCounter,
+}
+
+impl ModelTelemetry {
+    pub fn rejected(&self, code: EventCode) -> &IntCounter {
+        let i = EventCode::ALL
+            .iter()
+            .position(|c| *c == code)
+            .expect("every code is listed");
+        &self.rejected[i]
+    }
+
+    /// Every non-zero violation counter, for snapshots: (feature index, kind, count).
+    pub fn violation_counts(&self) -> Vec<(Option<u32>, String, u64)> {
+        let mut out = Vec::new();
+        for (f, [mismatch, non_finite]) in self.violations.iter().enumerate() {
+            for (kind, c) in [
+                (Violation::TypeMismatch, mismatch),
+                (Violation::NonFinite, non_finite),
+            ] {
+                if c.get() > 0 {
+                    out.push((Some(f as u32), kind.as_str().to_string(), c.get()));
+                }
+            }
+        }
+        if self.unknown_feature.get() > 0 {
+            out.push((
+                None,
+                Violation::UnknownFeature.as_str().to_string(),
+                self.unknown_feature.get(),
+            ));
+        }
+        out
+    }
+
+    pub fn violation(&self, feature: Option<u32>, kind: Violation) -> &IntCounter {
+        match (feature, kind) {
+            (Some(f), Violation::TypeMismatch) => &self.violations[f as usize][0],
+            (Some(f), Violation::NonFinite) => &self.violations[f as usize][1],
+            _ => &self.unknown_feature,
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! A sorted multiset of finite floats with O(log n) insert, remove and rank queries.
+//!
+//! Drift tests (KS, Wasserstein, quantiles) need each numeric column of a window in sorted order, and
+//! the window changes one value at a time. Re-sorting on every evaluation would cost O(n log n); a
+//! balanced tree costs a pointer per value. This structure keeps the values in a list of sorted chunks
+//! of bounded size (the layout of a B+ tree's leaves without the inner nodes): an insert or removal
+//! binary-searches the chunk maxima, then shifts at most `2 * LOAD` values inside one chunk. Iteration
+//! and copying are contiguous memory walks, which is what the O(n + m) merge passes of the drift tests
+//! want, and the memory overhead is a fraction of a value per value.
+//!
+//! Values must not be NaN (callers treat NaN as missing and never insert it). `-0.0` is stored as
+//! `0.0`, so equal values always compare equal.
+
+/// Target chunk length; chunks split at twice this and merge with a neighbour below half of it.
+const LOAD: usize = 512;
+
+#[derive(Debug, Clone, Default)]
+pub struct SortedList {
+    chunks: Vec<Vec<f64>>,
+    /// `maxes[i]` is the last (largest) value of `chunks[i]`.
+    maxes: Vec<f64>,
+    len: usize,
+}
+
+#[inline]
+fn normalise(x: f64) -> f64 {
+    // Adding +0.0 turns -0.0 into +0.0 and leaves every other value unchanged.
+    x + 0.0
+}
+
+impl SortedList {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a list from values in any order.
+    pub fn from_unsorted(mut values: Vec<f64>) -> Self {
+        for v in values.iter_mut() {
+            debug_assert!(!v.is_nan());
+            *v = normalise(*v);
+        }
+        values.sort_unstable_by(f64::total_cmp);
+        Self::from_sorted(&values)
+    }
+
+    /// Builds a list from values already sorted ascending.
+    pub fn from_sorted(values: &[f64]) -> Self {
+        let mut list = SortedList::new();
+        for chunk in values.chunks(LOAD) {
+            list.maxes.push(*chunk.last().expect("non-empty chunk"));
+            list.chunks.push(chunk.to_vec());
+        }
+        list.len = values.len();
+        list
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.maxes.clear();
+        self.len = 0;
+    }
+
+    /// Index of the first chunk whose maximum is >= x (the chunk where x belongs), clamped to the last.
+    #[inline]
+    fn chunk_for(&self, x: f64) -> usize {
+        let i = self.maxes.partition_point(|&m| m < x);
+        i.min(self.chunks.len().saturating_sub(1))
+    }
+
+    pub fn insert(&mut self, x: f64) {
+        debug_assert!(!x.is_nan(), "NaN must never enter a sorted list");
+        let x = normalise(x);
+        self.len += 1;
+        if self.chunks.is_empty() {
+            self.chunks.push(Vec::with_capacity(LOAD));
+            self.chunks[0].push(x);
+            self.maxes.push(x);
+            return;
+        }
+        let ci = self.chunk_for(x);
+        let chunk = &mut self.chunks[ci];
+        let pos = chunk.partition_point(|&v| v <= x);
+        chunk.insert(pos, x);
+        if pos == chunk.len() - 1 {
+            self.maxes[ci] = x;
+        }
+        if chunk.len() >= 2 * LOAD {
+            let tail = chunk.split_off(LOAD);
+            self.maxes[ci] = chunk[LOAD - 1];
+            self.maxes.insert(ci + 1, *tail.last().expect("non-empty"));
+            self.chunks.insert(ci + 1, tail);
+        }
+    }
+
+    /// Removes one occurrence of `x`; returns whether it was present.
+    pub fn remove(&mut self, x: f64) -> bool {
+        if self.chunks.is_empty() {
+            return false;
+        }
+        let x = normalise(x);
+        let ci = self.chunk_for(x);
+        let chunk = &mut self.chunks[ci];
+        let pos = chunk.partition_point(|&v| v < x);
+        if pos >= chunk.len() || chunk[pos] != x {
+            return false;
+        }
+        chunk.remove(pos);
+        self.len -= 1;
+        if chunk.is_empty() {
+            self.chunks.remove(ci);
+            self.maxes.remove(ci);
+            return true;
+        }
+        self.maxes[ci] = *chunk.last().expect("non-empty");
+        if chunk.len() < LOAD / 2 && self.chunks.len() > 1 {
+            // Merge with a neighbour so chunks stay large and the chunk index stays short.
+            let (left, right) = if ci + 1 < self.chunks.len() {
+                (ci, ci + 1)
+            } else {
+                (ci - 1, ci)
+            };
+            let moved = self.chunks.remove(right);
+            self.maxes.remove(right);
+            self.chunks[left].extend_from_slice(&moved);
+            self.maxes[left] = *self.chunks[left].last().expect("non-empty");
+            if self.chunks[left].len() >= 2 * LOAD {
+                let half = self.chunks[left].len() / 2;
+                let tail = self.chunks[left].split_off(half);
+                self.maxes[left] = *self.chunks[left].last().expect("non-empty");
+                self.maxes
+                    .insert(left + 1, *tail.last().expect("non-empty"));
+                self.chunks.insert(left + 1, tail);
+            }
+        }
+        true
+    }
+
+    /// Number of values strictly less than `x`.
+    pub fn count_lt(&self, x: f64) -> usize {
+        let x = normalise(x);
+        let ci = self.maxes.partition_point(|&m| m < x);
+        let before: usize = self.chunks[..ci].iter().map(Vec::len).sum();
+        before
+            + self
+                .chunks
+                .get(ci)
+                .map_or(0, |c| c.partition_point(|&v| v < x))
+    }
+
+    /// Number of values less than or equal to `x`.
+    pub fn count_le(&self, x: f64) -> usize {
+        let x = normalise(x);
+        let ci = self.maxes.partition_point(|&m| m <= x);
+        let before: usize = self.chunks[..ci].iter().map(Vec::len).sum();
+        before
+            + self
+                .chunks
+                .get(ci)
+                .map_or(0, |c| c.partition_point(|&v| v <= x))
+    }
+
+    /// The k-th smallest value (0-based).
+    pub fn select(&self, mut k: usize) -> Option<f64> {
+        for chunk in &self.chunks {
+            if k < chunk.len() {
+                return Some(chunk[k]);
+            }
+            k -= chunk.len();
+        }
+        None
+    }
+
+    pub fn first(&self) -> Option<f64> {
+        self.chunks.first().map(|c| c[0])
+    }
+
+    pub fn last(&self) -> Option<f64> {
+        self.maxes.last().copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+        self.chunks.iter().flat_map(|c| c.iter().copied())
+    }
+
+    /// Appends all values, in order, to `out` (a contiguous copy for evaluation outside a lock).
+    pub fn copy_into(&self, out: &mut Vec<f64>) {
+        out.reserve(self.len);
+        for chunk in &self.chunks {
+            out.extend_from_slice(chunk);
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<f64> {
+        let mut v = Vec::with_capacity(self.len);
+        self.copy_into(&mut v);
+        v
+    }
+
+    /// Heap bytes in use, for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.capacity() * 8).sum::<usize>()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<f64>>()
+            + self.maxes.capacity() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny deterministic generator so the tests need no extra crate.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    fn check_against(list: &SortedList, model: &[f64]) {
+        let mut sorted = model.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(list.len(), sorted.len());
+        assert_eq!(list.to_vec(), sorted);
+        for probe in [-1.0, 0.0, 3.0, 50.0, 99.0, 1e9] {
+            assert_eq!(
+                list.count_lt(probe),
+                sorted.iter().filter(|&&v| v < probe).count()
+            );
+            assert_eq!(
+                list.count_le(probe),
+                sorted.iter().filter(|&&v| v <= probe).count()
+            );
+        }
+        for k in [0, sorted.len() / 2, sorted.len().saturating_sub(1)] {
+            assert_eq!(list.select(k), sorted.get(k).copied());
+        }
+        for (ci, chunk) in list.chunks.iter().enumerate() {
+            assert!(!chunk.is_empty());
+            assert_eq!(list.maxes[ci], *chunk.last().unwrap());
+        }
+    }
+
+    #[test]
+    fn random_inserts_and_removes_match_a_sorted_vec() {
+        let mut rng = Lcg(42);
+        let mut list = SortedList::new();
+        let mut model: Vec<f64> = Vec::new();
+        for step in 0..20_000 {
+            if model.is_empty() || !rng.next().is_multiple_of(3) {
+                // Few distinct values, so ties are common.
+                let v = (rng.next() % 100) as f64;
+                list.insert(v);
+                model.push(v);
+            } else {
+                let i = (rng.next() as usize) % model.len();
+                let v = model.swap_remove(i);
+                assert!(list.remove(v));
+            }
+            if step % 997 == 0 {
+                check_against(&list, &model);
+            }
+        }
+        check_against(&list, &model);
+        while let Some(v) = model.pop() {
+            assert!(list.remove(v));
+        }
+        assert!(list.is_empty());
+        assert_eq!(list.chunks.len(), 0);
+    }
+
+    #[test]
+    fn removing_an_absent_value_changes_nothing() {
+        let mut list = SortedList::from_unsorted(vec![3.0, 1.0, 2.0]);
+        assert!(!list.remove(5.0));
+        assert!(!list.remove(1.5));
+        assert_eq!(list.to_vec(), vec![1.0, 2.0, 3.0]);
+        assert!(!SortedList::new().remove(1.0));
+    }
+
+    #[test]
+    fn negative_zero_equals_zero() {
+        let mut list = SortedList::new();
+        list.insert(-0.0);
+        assert_eq!(list.count_le(0.0), 1);
+        assert!(list.remove(0.0));
+        assert!(list.is_empty());
+    }
+
+    #[test]
+    fn from_sorted_matches_inserts() {
+        let values: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 1000) as f64).collect();
+        let a = SortedList::from_unsorted(values.clone());
+        let mut b = SortedList::new();
+        for v in &values {
+            b.insert(*v);
+        }
+        assert_eq!(a.to_vec(), b.to_vec());
+        assert_eq!(a.first(), Some(0.0));
+        assert_eq!(a.last(), Some(999.0));
+    }
+}
