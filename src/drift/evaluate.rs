@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use crate::config::{DriftConfig, DriftTest, FeatureKind};
 use crate::stats::chi2::chi2_homogeneity;
 use crate::stats::distance::{
-    bin_counts_sorted, jensen_shannon, psi, psi_edges, wasserstein_normed, wasserstein_sorted,
+    bin_counts_sorted, jensen_shannon, merge_statistics, psi, psi_edges, wasserstein_normed,
 };
-use crate::stats::ks::ks_2samp_sorted;
+use crate::stats::ks::ks_from_statistic;
 use crate::stats::multitest::adjust;
 use crate::stats::quantile::{mean, quantile_sorted};
 
@@ -223,8 +223,10 @@ pub fn compare(spec: &ColumnSpec, data: &ColumnData<'_>, min_samples: usize) -> 
 
 /// [ks D, wasserstein, wasserstein_normed, psi, jensen_shannon, ks p-value]
 fn compare_numeric(current: &NumericData, reference: &NumericData) -> [f64; 6] {
-    let ks = ks_2samp_sorted(&reference.sorted, &current.sorted);
-    let w = wasserstein_sorted(&reference.sorted, &current.sorted);
+    // One merge pass yields both the Wasserstein distance and the KS statistic.
+    let merged = merge_statistics(&reference.sorted, &current.sorted);
+    let ks = ks_from_statistic(reference.len(), current.len(), merged.ks_statistic);
+    let w = merged.wasserstein;
     let edges = psi_edges(&reference.sorted);
     let ref_bins = bin_counts_sorted(&reference.sorted, &edges);
     let cur_bins = bin_counts_sorted(&current.sorted, &edges);

@@ -175,6 +175,17 @@ impl Model {
         }
     }
 
+    /// The number of predictions in the largest window, to size the evaluation.
+    fn window_size_hint(&self) -> usize {
+        let state = self.state.lock();
+        state
+            .windows
+            .iter()
+            .map(|w| w.predictions.len())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Runs one full evaluation of every window and column, and stores the report for scrapes.
     pub fn evaluate_drift(&self) -> Arc<DriftReport> {
         let start = Instant::now();
@@ -183,9 +194,9 @@ impl Model {
         let moving = parts.as_ref().is_some_and(|p| p.moving);
         let min_samples = self.config.drift.min_samples;
         let mut windows = Vec::with_capacity(self.config.windows.len());
+        let workers = evaluation_workers(self.window_size_hint());
         for (w, wc) in self.config.windows.iter().enumerate() {
-            let mut columns = Vec::with_capacity(plan.len());
-            for (spec, source) in &plan {
+            let judge = |(spec, source): &(ColumnSpec, Source)| {
                 let mut data = self.copy_column(w, *source, moving);
                 if !moving {
                     // Borrow the frozen reference column, if the reference is complete.
@@ -207,8 +218,24 @@ impl Model {
                         .max(reference.as_ref().map_or(0, |r| r.counts.len()));
                     *names = self.category_names(*source, len);
                 }
-                columns.push(compare(spec, &data, min_samples));
-            }
+                compare(spec, &data, min_samples)
+            };
+            // Columns are independent: on large windows they are judged on several threads at once.
+            let columns: Vec<_> = if workers > 1 {
+                let chunk = plan.len().div_ceil(workers);
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = plan
+                        .chunks(chunk)
+                        .map(|part| scope.spawn(move || part.iter().map(judge).collect::<Vec<_>>()))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|h| h.join().expect("a drift worker panicked"))
+                        .collect()
+                })
+            } else {
+                plan.iter().map(judge).collect()
+            };
             windows.push(decide(&wc.name, columns, &self.config.drift));
         }
         let report = Arc::new(DriftReport {
@@ -219,6 +246,15 @@ impl Model {
         self.drift.store(Some(report.clone()));
         report
     }
+}
+
+/// Threads for one evaluation: one below ~20,000 values per column (spawning would cost more than it
+/// saves), otherwise up to the available cores, at most four.
+fn evaluation_workers(values_per_column: usize) -> usize {
+    if values_per_column < 20_000 {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// Points a column's reference at the matching column of a frozen set.

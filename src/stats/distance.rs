@@ -48,20 +48,40 @@ const MIN_NORMALISING_STD: f64 = 0.001;
 /// load → compare → index update, and independent chains keep the CPU busy
 /// while one waits (≈2.5× faster than a single merge).
 pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
+    merge_statistics(u, v).wasserstein
+}
+
+/// What one merge pass over two sorted samples yields.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MergeStatistics {
+    /// `scipy.stats.wasserstein_distance(u, v)`.
+    pub wasserstein: f64,
+    /// The two-sided KS statistic of `scipy.stats.ks_2samp(u, v)` before any re-quantisation: the largest
+    /// |i/n − j/m| as scipy forms it in floating point.
+    pub ks_statistic: f64,
+}
+
+/// The Wasserstein distance and the KS statistic of two ascending, NaN-free samples in one merge pass
+/// (both walk the same merged order and track the same exact CDF difference). NaN if either is empty.
+pub fn merge_statistics(u: &[f64], v: &[f64]) -> MergeStatistics {
     let (n, m) = (u.len(), v.len());
+    let nan = MergeStatistics {
+        wasserstein: f64::NAN,
+        ks_statistic: f64::NAN,
+    };
     if n == 0 || m == 0 {
-        return f64::NAN;
+        return nan;
     }
     if u[0].is_nan() || u[n - 1].is_nan() || v[0].is_nan() || v[m - 1].is_nan() {
-        return f64::NAN;
+        return nan;
     }
     // i·m and j·n must fit in i64; beyond ~3e9 × 3e9 elements use the
     // plain per-term division path.
     let (Ok(n64), Ok(m64)) = (i64::try_from(n), i64::try_from(m)) else {
-        return wasserstein_by_division(u, v);
+        return merge_by_division(u, v);
     };
     if n64.checked_mul(m64).is_none() {
-        return wasserstein_by_division(u, v);
+        return merge_by_division(u, v);
     }
     let scale = 1.0 / (n as f64 * m as f64);
     // Lane c merges the pooled values in [split(c), split(c+1)), the splits
@@ -92,11 +112,18 @@ pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
     (lanes[MERGE_LANES - 1].i_end, lanes[MERGE_LANES - 1].j_end) = (n, m);
     run_merge_blocks(&mut lanes, u, v, n64, m64, scale);
     let mut total = CompensatedSum::default();
+    let mut ks = KsExtremes::new();
     for lane in lanes.iter_mut() {
         lane.finish(u, v, n64, m64, scale);
         total.add_sum(&lane.sum);
+        ks.merge(&lane.ks);
     }
-    total.value()
+    // The end of the last run: both CDFs at 1.
+    ks.observe(0, n, m, n64, m64);
+    MergeStatistics {
+        wasserstein: total.value(),
+        ks_statistic: ks.statistic(),
+    }
 }
 
 /// Independent merges run side by side in [`wasserstein_sorted`].
@@ -158,6 +185,68 @@ struct MergeLane {
     prev: f64,
     diff: f64,
     sum: CompensatedSum,
+    /// The KS extremes seen by this lane: the largest and smallest D at the end of a group of equal
+    /// values, with the float F − G (formed as scipy forms it) at the best of the positions that reach
+    /// it.
+    ks: KsExtremes,
+}
+
+/// Largest and smallest scaled CDF difference D = i·m − j·n at the points where the empirical CDFs are
+/// evaluated (the end of each run of equal values), with the float i/n − j/m scipy would compute there.
+/// Several positions can share the extreme D (always, with equal sizes); their float values can differ
+/// in the last bit, so the float is maximised (minimised) over all of them. A smaller D can never win in
+/// floating point, because neighbouring D levels differ by 1/(n·m), far more than rounding.
+#[derive(Clone, Copy)]
+struct KsExtremes {
+    max_d: i64,
+    max_f: f64,
+    min_d: i64,
+    min_f: f64,
+}
+
+impl KsExtremes {
+    fn new() -> Self {
+        KsExtremes {
+            max_d: i64::MIN,
+            max_f: f64::NEG_INFINITY,
+            min_d: i64::MAX,
+            min_f: f64::INFINITY,
+        }
+    }
+
+    /// Records the CDF difference at (i, j), where a run of equal values ends.
+    #[inline(always)]
+    fn observe(&mut self, d: i64, i: usize, j: usize, n: i64, m: i64) {
+        if d >= self.max_d {
+            let f = i as f64 / n as f64 - j as f64 / m as f64;
+            self.max_f = if d > self.max_d { f } else { self.max_f.max(f) };
+            self.max_d = d;
+        }
+        if d <= self.min_d {
+            let f = i as f64 / n as f64 - j as f64 / m as f64;
+            self.min_f = if d < self.min_d { f } else { self.min_f.min(f) };
+            self.min_d = d;
+        }
+    }
+
+    fn merge(&mut self, other: &KsExtremes) {
+        if other.max_d > self.max_d || (other.max_d == self.max_d && other.max_f > self.max_f) {
+            (self.max_d, self.max_f) = (other.max_d, other.max_f);
+        }
+        if other.min_d < self.min_d || (other.min_d == self.min_d && other.min_f < self.min_f) {
+            (self.min_d, self.min_f) = (other.min_d, other.min_f);
+        }
+    }
+
+    /// The two-sided statistic with scipy's rule: the negative side wins only when strictly larger.
+    fn statistic(&self) -> f64 {
+        let min_s = (-self.min_f).clamp(0.0, 1.0);
+        if min_s > self.max_f {
+            min_s
+        } else {
+            self.max_f
+        }
+    }
 }
 
 impl MergeLane {
@@ -171,6 +260,7 @@ impl MergeLane {
             prev,
             diff: 0.0,
             sum: CompensatedSum::default(),
+            ks: KsExtremes::new(),
         }
     }
 
@@ -189,6 +279,11 @@ impl MergeLane {
         let (a, b) = (u[self.i], v[self.j]);
         let take_u = a <= b;
         let cur = if b < a { b } else { a };
+        // A strictly larger value means the state so far closed a run of equal values: a point where
+        // both CDFs are evaluated. The branch is rarely taken once the running extremes settle.
+        if cur > self.prev && (self.d >= self.ks.max_d || self.d <= self.ks.min_d) {
+            self.ks.observe(self.d, self.i, self.j, n, m);
+        }
         let term = self.diff * (cur - self.prev);
         self.i += take_u as usize;
         self.j += !take_u as usize;
@@ -206,8 +301,9 @@ impl MergeLane {
             self.sum.add(term);
         }
         // At most one of the two remainders is non-empty.
-        self.consume_one_side(&u[self.i..self.i_end], m, scale);
-        self.consume_one_side(&v[self.j..self.j_end], -n, scale);
+        let (nn, mm) = (n, m);
+        self.consume_one_side(&u[self.i..self.i_end], m, scale, (1, 0), (nn, mm));
+        self.consume_one_side(&v[self.j..self.j_end], -n, scale, (0, 1), (nn, mm));
         self.i = self.i_end;
         self.j = self.j_end;
     }
@@ -215,18 +311,26 @@ impl MergeLane {
     /// Steps when only one side is left (`delta` is +m for u, −n for v). No
     /// merge chain remains, so the summation is the bottleneck: four plain
     /// partial sums per block, folded into the compensated total.
-    fn consume_one_side(&mut self, rest: &[f64], delta: i64, scale: f64) {
+    /// `step` is (1, 0) when the remainder is of u, (0, 1) when of v; `nm` is (n, m) for the KS floats.
+    fn consume_one_side(
+        &mut self,
+        rest: &[f64],
+        delta: i64,
+        scale: f64,
+        step: (usize, usize),
+        nm: (i64, i64),
+    ) {
         for block in rest.chunks(MERGE_BLOCK) {
             let mut parts = [0.0f64; 4];
             let quads = block.chunks_exact(4);
             let tail = quads.remainder();
             for quad in quads {
                 for (part, &cur) in parts.iter_mut().zip(quad) {
-                    *part += self.advance(cur, delta, scale);
+                    *part += self.advance(cur, delta, scale, step, nm);
                 }
             }
             for &cur in tail {
-                parts[0] += self.advance(cur, delta, scale);
+                parts[0] += self.advance(cur, delta, scale, step, nm);
             }
             self.sum.add((parts[0] + parts[1]) + (parts[2] + parts[3]));
         }
@@ -234,9 +338,21 @@ impl MergeLane {
 
     /// Consume `cur` from the one remaining side and return the term it closes.
     #[inline(always)]
-    fn advance(&mut self, cur: f64, delta: i64, scale: f64) -> f64 {
+    fn advance(
+        &mut self,
+        cur: f64,
+        delta: i64,
+        scale: f64,
+        step: (usize, usize),
+        nm: (i64, i64),
+    ) -> f64 {
+        if cur > self.prev && (self.d >= self.ks.max_d || self.d <= self.ks.min_d) {
+            self.ks.observe(self.d, self.i, self.j, nm.0, nm.1);
+        }
         let term = self.diff * (cur - self.prev);
         self.d += delta;
+        self.i += step.0;
+        self.j += step.1;
         self.diff = self.d.abs() as f64 * scale;
         self.prev = cur;
         term
@@ -268,26 +384,39 @@ fn pooled_kth(u: &[f64], v: &[f64], k: usize) -> f64 {
 
 /// Straightforward merge with scipy's own per-term arithmetic
 /// (|i/n − j/m|, one division per element); for sizes whose i·m overflows.
-fn wasserstein_by_division(u: &[f64], v: &[f64]) -> f64 {
+fn merge_by_division(u: &[f64], v: &[f64]) -> MergeStatistics {
     let (n, m) = (u.len(), v.len());
     let (nf, mf) = (n as f64, m as f64);
     let (mut i, mut j) = (0usize, 0usize);
     let mut prev = u[0].min(v[0]);
     let mut diff = 0.0;
+    let mut signed = 0.0f64;
+    let (mut max_f, mut min_f) = (f64::NEG_INFINITY, f64::INFINITY);
     let mut sum = CompensatedSum::default();
     while i < n || j < m {
         let take_u = j == m || (i < n && u[i] <= v[j]);
         let cur = if take_u { u[i] } else { v[j] };
+        if cur > prev {
+            max_f = max_f.max(signed);
+            min_f = min_f.min(signed);
+        }
         sum.add(diff * (cur - prev));
         if take_u {
             i += 1;
         } else {
             j += 1;
         }
-        diff = (i as f64 / nf - j as f64 / mf).abs();
+        signed = i as f64 / nf - j as f64 / mf;
+        diff = signed.abs();
         prev = cur;
     }
-    sum.value()
+    max_f = max_f.max(signed);
+    min_f = min_f.min(signed);
+    let min_s = (-min_f).clamp(0.0, 1.0);
+    MergeStatistics {
+        wasserstein: sum.value(),
+        ks_statistic: if min_s > max_f { min_s } else { max_f },
+    }
 }
 
 /// Wasserstein distance in units of the reference's population standard
@@ -507,7 +636,7 @@ mod tests {
             let want = num(&case["distance"]);
             assert_rel(wasserstein_sorted(&u, &v), want, 1e-12, name);
             // The fallback path for gigantic sizes must agree too.
-            assert_rel(wasserstein_by_division(&u, &v), want, 1e-12, name);
+            assert_rel(merge_by_division(&u, &v).wasserstein, want, 1e-12, name);
             // Symmetric in its arguments.
             assert_rel(wasserstein_sorted(&v, &u), want, 1e-12, name);
             let want_normed = num(&case["normed"]);
@@ -556,7 +685,7 @@ mod tests {
             let shift = rng.unit();
             let v = sorted((0..m).map(|_| draw(&mut rng, shift)).collect());
             let fast = wasserstein_sorted(&u, &v);
-            let slow = wasserstein_by_division(&u, &v);
+            let slow = merge_by_division(&u, &v).wasserstein;
             assert!(
                 (fast - slow).abs() <= 1e-13 * slow,
                 "case {case} (n={n}, m={m}, kind {kind}): lanes {fast:e} vs merge {slow:e}"
