@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
 
-use crate::drift::evaluate::QUANTILE_LABELS;
+use crate::drift::evaluate::QUANTILES;
 use crate::drift::{DriftReport, Quality};
 use crate::model::{Model, ModelSnapshot};
 use crate::state::Models;
@@ -19,10 +19,30 @@ use crate::window::metric::TaskMetrics;
 /// Gauge families under construction, by metric name.
 #[derive(Default)]
 pub struct Families {
-    by_name: BTreeMap<&'static str, (&'static str, Vec<Metric>)>,
+    by_name: BTreeMap<&'static str, (&'static str, MetricType, Vec<Metric>)>,
+}
+
+fn label_pairs(labels: &[(&str, &str)]) -> Vec<LabelPair> {
+    labels
+        .iter()
+        .map(|(k, v)| {
+            let mut p = LabelPair::default();
+            p.set_name(k.to_string());
+            p.set_value(v.to_string());
+            p
+        })
+        .collect()
 }
 
 impl Families {
+    fn push(&mut self, name: &'static str, help: &'static str, kind: MetricType, m: Metric) {
+        self.by_name
+            .entry(name)
+            .or_insert_with(|| (help, kind, Vec::new()))
+            .2
+            .push(m);
+    }
+
     /// Adds one gauge sample.
     pub fn gauge(
         &mut self,
@@ -31,34 +51,51 @@ impl Families {
         labels: &[(&str, &str)],
         value: f64,
     ) {
-        let pairs = labels
-            .iter()
-            .map(|(k, v)| {
-                let mut p = LabelPair::default();
-                p.set_name(k.to_string());
-                p.set_value(v.to_string());
-                p
-            })
-            .collect();
         let mut g = Gauge::default();
         g.set_value(value);
-        let mut m = Metric::from_label(pairs);
+        let mut m = Metric::from_label(label_pairs(labels));
         m.set_gauge(g);
-        self.by_name
-            .entry(name)
-            .or_insert_with(|| (help, Vec::new()))
-            .1
-            .push(m);
+        self.push(name, help, MetricType::GAUGE, m);
+    }
+
+    /// Adds one summary: quantiles of a set of values, with their count and sum. Prometheus reserves the
+    /// `quantile` label for summaries, so distribution quantiles are exported as one.
+    pub fn summary(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        quantiles: &[(f64, f64)],
+        count: u64,
+        sum: f64,
+    ) {
+        let mut s = Summary::default();
+        s.set_sample_count(count);
+        s.set_sample_sum(sum);
+        s.set_quantile(
+            quantiles
+                .iter()
+                .map(|&(q, v)| {
+                    let mut quantile = Quantile::default();
+                    quantile.set_quantile(q);
+                    quantile.set_value(v);
+                    quantile
+                })
+                .collect(),
+        );
+        let mut m = Metric::from_label(label_pairs(labels));
+        m.set_summary(s);
+        self.push(name, help, MetricType::SUMMARY, m);
     }
 
     pub fn into_families(self) -> Vec<MetricFamily> {
         self.by_name
             .into_iter()
-            .map(|(name, (help, metrics))| {
+            .map(|(name, (help, kind, metrics))| {
                 let mut mf = MetricFamily::default();
                 mf.set_name(name.to_string());
                 mf.set_help(help.to_string());
-                mf.set_field_type(MetricType::GAUGE);
+                mf.set_field_type(kind);
                 mf.set_metric(metrics);
                 mf
             })
@@ -401,14 +438,16 @@ fn quality_families(f: &mut Families, cl: &[(&str, &str); 3], q: &Quality) {
         );
     }
     if let Some(qs) = q.quantiles {
-        for (label, v) in QUANTILE_LABELS.iter().zip(qs) {
-            f.gauge(
-                "modelwatch_feature_quantile",
-                "Quantiles of the numeric values in the window (numpy's linear interpolation).",
-                &[cl[0], cl[1], cl[2], ("quantile", label)],
-                v,
-            );
-        }
+        let pairs: Vec<(f64, f64)> = QUANTILES.iter().copied().zip(qs).collect();
+        f.summary(
+            "modelwatch_feature_quantile",
+            "Quantiles of the numeric values in the window (numpy's linear interpolation); _count and _sum \
+             are the number and the sum of the non-missing values.",
+            cl,
+            &pairs,
+            q.count,
+            q.sum,
+        );
     }
     if let Some(mean) = q.mean {
         f.gauge(

@@ -45,6 +45,9 @@ pub struct Quality {
     /// Numeric: `QUANTILES` of the current values.
     pub quantiles: Option<[f64; 5]>,
     pub mean: Option<f64>,
+    /// Numeric: the number and the sum of the non-missing values.
+    pub count: u64,
+    pub sum: f64,
     /// Categorical: share of each of the top reference categories, then `__other__`.
     pub categories: Vec<(String, f64)>,
 }
@@ -284,6 +287,9 @@ fn numeric_quality(current: &NumericData, reference: Option<&NumericData>) -> Qu
         new_category_ratio: None,
         quantiles: Some(QUANTILES.map(|q| quantile_sorted(s, q))),
         mean: Some(mean(s)),
+        count: n,
+        // Adding +0.0 turns the empty sum (-0.0) into 0.
+        sum: 0.0 + s.iter().sum::<f64>(),
         categories: Vec::new(),
     }
 }
@@ -308,7 +314,12 @@ fn categorical_quality(
             .sum();
         q.new_category_ratio = Some(ratio(new, n));
         // The most frequent reference categories; ties go to the lower id (the one seen first).
-        let mut ids: Vec<usize> = (0..r.counts.len()).filter(|&id| r.counts[id] > 0).collect();
+        // The bucket of values beyond the category cap is itself called `__other__`; it belongs to the
+        // residual share below, never to the named top categories (it would duplicate that series).
+        let is_other = |id: usize| names.get(id).is_some_and(|n| n == OTHER);
+        let mut ids: Vec<usize> = (0..r.counts.len())
+            .filter(|&id| r.counts[id] > 0 && !is_other(id))
+            .collect();
         ids.sort_by(|&a, &b| r.counts[b].cmp(&r.counts[a]).then(a.cmp(&b)));
         ids.truncate(TOP_CATEGORIES);
         let mut covered = 0;
@@ -449,6 +460,32 @@ mod tests {
         );
         assert!(r.statistic(DriftTest::Chi2) > 0.0);
         assert!(r.effect > 0.0 && r.effect <= 1.0);
+    }
+
+    #[test]
+    fn the_overflow_bucket_is_reported_once_as_other() {
+        let reference = CategoricalData {
+            counts: vec![5, 90, 5],
+            missing: 0,
+        };
+        let current = CategoricalData {
+            counts: vec![10, 80, 10],
+            missing: 0,
+        };
+        let names = vec!["a".into(), OTHER.into(), "b".into()];
+        let r = compare(
+            &spec(FeatureKind::Categorical, Role::Feature, None),
+            &ColumnData::Categorical {
+                current,
+                reference: Some(Cow::Owned(reference)),
+                names,
+            },
+            30,
+        );
+        assert_eq!(
+            r.quality.categories,
+            vec![("a".into(), 0.1), ("b".into(), 0.1), (OTHER.into(), 0.8)]
+        );
     }
 
     #[test]

@@ -123,7 +123,13 @@ impl Scrape {
                 continue;
             }
             let (name, labels, value) = parse_sample(line);
-            s.samples.entry(name).or_default().push((labels, value));
+            let same = s.samples.entry(name.clone()).or_default();
+            // Every scrape in the tests checks this invariant: a series appears once.
+            assert!(
+                !same.iter().any(|(l, _)| *l == labels),
+                "duplicate series {name}{labels:?} in the exposition"
+            );
+            same.push((labels, value));
         }
         s
     }
