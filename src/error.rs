@@ -8,7 +8,8 @@ use std::fmt;
 
 /// Why a single event was rejected. Used both in batch responses (`errors[].code`) and as the code of a
 /// 422 answer when a single-object body holds an invalid event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum EventCode {
     /// An NDJSON line or array element that is not valid JSON (or not an object).
     InvalidJson,
@@ -85,7 +86,7 @@ impl fmt::Display for EventCode {
 }
 
 /// One rejected event of a request.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct EventError {
     /// Position in the JSON array, or 0-based line number in NDJSON (0 for a single object).
     pub index: usize,

@@ -38,7 +38,7 @@ fn build_model(
 }
 
 /// What a config reload did, by model name.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadSummary {
     pub unchanged: Vec<String>,
     pub changed: Vec<String>,

@@ -516,3 +516,40 @@ async fn pending_predictions_expire_after_label_ttl() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_the_configured_models() {
+    let s = TestServer::start(CONFIG).await;
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/models",
+        "/v1/models/{model}",
+        "/v1/models/{model}/predictions",
+        "/v1/models/{model}/labels",
+        "/v1/models/{model}/reference",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/-/reload",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "{p} is not documented");
+    }
+    let post = &doc["paths"]["/v1/models/{model}/predictions"]["post"];
+    let param = &post["parameters"][0];
+    assert_eq!(param["name"], "model");
+    assert_eq!(
+        param["schema"]["enum"],
+        json!(["fraud", "animals", "price"])
+    );
+    for code in ["200", "400", "404", "413", "415", "422", "503"] {
+        assert!(
+            post["responses"].get(code).is_some(),
+            "status {code} is not documented"
+        );
+    }
+    s.stop().await;
+}

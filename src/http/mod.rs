@@ -4,6 +4,7 @@
 //! result. No statistics happen here.
 
 mod error;
+pub mod openapi;
 
 use std::time::Instant;
 
@@ -17,7 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 use crate::error::Error;
-use crate::state::AppState;
+use crate::model::{LabelReport, PredictionReport};
+use crate::state::{AppState, ReloadSummary};
 
 /// Bodies larger than this are parsed on the blocking pool, so a big batch never stalls the event loop.
 const BLOCKING_BODY_BYTES: usize = 256 * 1024;
@@ -32,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models/{model}/reference", put(put_reference))
         .route("/metrics", get(metrics))
         .route("/-/reload", post(reload))
+        .route("/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(fallback)
@@ -183,6 +186,31 @@ async fn run_cpu<T: Send + 'static>(
     }
 }
 
+/// Ingest prediction events.
+///
+/// The body is one event object, a JSON array of events, or NDJSON (one event per line). Invalid events
+/// are reported by index; the valid ones beside them are accepted.
+#[utoipa::path(
+    post,
+    path = "/v1/models/{model}/predictions",
+    params(("model" = String, Path, description = "A configured model name")),
+    request_body(content(
+        (openapi::PredictionBody = "application/json"),
+        (String = "application/x-ndjson")
+    )),
+    responses(
+        (status = 200, description = "Accepted and rejected counts, errors by index", body = PredictionReport),
+        (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
+        (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
+        (status = 408, description = "The request took longer than `request_timeout`", body = openapi::ErrorBody),
+        (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
+        (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
+        (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
+        (status = 503, description = "Overloaded: retry after the Retry-After header", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
 async fn post_predictions(
     State(state): State<AppState>,
     Path(model): Path<String>,
@@ -200,6 +228,28 @@ async fn post_predictions(
     Ok(Json(report).into_response())
 }
 
+/// Ingest label events, joined to pending predictions by id.
+#[utoipa::path(
+    post,
+    path = "/v1/models/{model}/labels",
+    params(("model" = String, Path, description = "A configured model name")),
+    request_body(content(
+        (openapi::LabelBody = "application/json"),
+        (String = "application/x-ndjson")
+    )),
+    responses(
+        (status = 200, description = "Accepted, matched and unmatched counts, errors by index", body = LabelReport),
+        (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
+        (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
+        (status = 408, description = "The request took longer than `request_timeout`", body = openapi::ErrorBody),
+        (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
+        (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
+        (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
+        (status = 503, description = "Overloaded: retry after the Retry-After header", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
 async fn post_labels(
     State(state): State<AppState>,
     Path(model): Path<String>,
@@ -216,6 +266,25 @@ async fn post_labels(
     Ok(Json(report).into_response())
 }
 
+/// Replace the drift reference with a CSV or JSONL body.
+#[utoipa::path(
+    put,
+    path = "/v1/models/{model}/reference",
+    params(("model" = String, Path, description = "A configured model name")),
+    request_body(content((String = "text/csv"), (String = "application/x-ndjson"))),
+    responses(
+        (status = 200, description = "The new reference's row counts and SHA-256", body = openapi::ReferenceAnswer),
+        (status = 400, description = "A bad file (`invalid_reference`), naming its line and column", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
+        (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
+        (status = 408, description = "The request took too long", body = openapi::ErrorBody),
+        (status = 409, description = "The model uses a moving reference", body = openapi::ErrorBody),
+        (status = 413, description = "The body exceeds `max_body_bytes`", body = openapi::ErrorBody),
+        (status = 415, description = "Not text/csv or application/x-ndjson", body = openapi::ErrorBody),
+        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
 async fn put_reference(
     State(state): State<AppState>,
     Path(model): Path<String>,
@@ -232,16 +301,53 @@ async fn put_reference(
     Ok(Json(answer).into_response())
 }
 
+/// Reload the config file: unchanged models keep their state; an invalid config is refused.
+#[utoipa::path(
+    post,
+    path = "/-/reload",
+    responses(
+        (status = 200, description = "What changed, by model name", body = ReloadSummary),
+        (status = 400, description = "The new config is invalid (`invalid_config`); the old one stays", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong ingest token, when tokens are configured", body = openapi::ErrorBody),
+        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
 async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
     let summary = run_cpu(BLOCKING_BODY_BYTES, move || state.reload()).await?;
     tracing::info!(%summary, "config reloaded through /-/reload");
     Ok(Json(summary).into_response())
 }
 
+/// The configured models, their windows and features.
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    responses(
+        (status = 200, description = "`{\"models\": [...]}`", body = Object),
+        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
+        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
 async fn list_models(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.list_models())
 }
 
+/// A model's status: per window the sample counts and every metric (null when undefined), pending
+/// labels, counters, the reference, and the last drift report with data quality.
+#[utoipa::path(
+    get,
+    path = "/v1/models/{model}",
+    params(("model" = String, Path, description = "A configured model name")),
+    responses(
+        (status = 200, description = "The status document", body = Object),
+        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
+        (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
+        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
 async fn model_status(
     State(state): State<AppState>,
     Path(model): Path<String>,
@@ -250,6 +356,16 @@ async fn model_status(
     Ok(Json(status).into_response())
 }
 
+/// Prometheus metrics, text format 0.0.4.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "The exposition", body = String, content_type = "text/plain"),
+        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
 async fn metrics(State(state): State<AppState>) -> Result<Response, Error> {
     let text = run_cpu(BLOCKING_BODY_BYTES, move || state.render_metrics()).await?;
     let mut response = text.into_response();
@@ -260,10 +376,21 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, Error> {
     Ok(response)
 }
 
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = openapi::Health)))]
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+/// Readiness: the config and references are loaded and the server accepts traffic.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    responses(
+        (status = 200, description = "Ready", body = openapi::Health),
+        (status = 503, description = "Shutting down", body = openapi::Health),
+    )
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_ready() {
         Json(serde_json::json!({"status": "ready"})).into_response()
@@ -274,6 +401,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response()
     }
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    responses(
+        (status = 200, description = "The OpenAPI document", body = Object),
+        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    let models: Vec<String> = state
+        .models()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let mut response = openapi::document(&models).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 async fn fallback() -> Error {

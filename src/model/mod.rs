@@ -132,7 +132,7 @@ pub struct Model {
 }
 
 /// Answer to a batch of predictions.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PredictionReport {
     pub accepted: usize,
     pub rejected: usize,
@@ -142,14 +142,14 @@ pub struct PredictionReport {
 }
 
 /// A label that matched no pending prediction.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Unmatched {
     pub index: usize,
     pub id: String,
 }
 
 /// Answer to a batch of labels.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LabelReport {
     pub accepted: usize,
     pub rejected: usize,
