@@ -60,7 +60,21 @@ impl BodyFormat {
 /// One event's text, with its index in the request.
 struct RawEvent<'a> {
     index: usize,
-    text: &'a [u8],
+    /// The event's text; `None` when it is not valid UTF-8 (JSON must be). Parsing from `&str` lets
+    /// serde_json borrow raw values without checking their UTF-8 again for each one.
+    text: Option<&'a str>,
+}
+
+impl<'a> RawEvent<'a> {
+    fn text(&self) -> Result<&'a str, EventError> {
+        self.text.ok_or_else(|| {
+            err(
+                self.index,
+                EventCode::InvalidJson,
+                "the event is not valid UTF-8",
+            )
+        })
+    }
 }
 
 /// Splits a body into events. Returns the events and whether the body was a single object (whose
@@ -77,7 +91,7 @@ fn split_body<'a>(
                 Some(b'{') => Ok((
                     vec![RawEvent {
                         index: 0,
-                        text: body,
+                        text: std::str::from_utf8(body).ok(),
                     }],
                     true,
                 )),
@@ -92,7 +106,7 @@ fn split_body<'a>(
                             .enumerate()
                             .map(|(index, raw)| RawEvent {
                                 index,
-                                text: raw.get().as_bytes(),
+                                text: Some(raw.get()),
                             })
                             .collect(),
                         false,
@@ -105,17 +119,37 @@ fn split_body<'a>(
             }
         }
         BodyFormat::Ndjson => {
-            let mut events = Vec::new();
-            for (index, line) in body.split(|&b| b == b'\n').enumerate() {
-                let trimmed = line.trim_ascii();
-                if trimmed.is_empty() {
-                    continue;
+            let lines = body.iter().filter(|&&b| b == b'\n').count() + 1;
+            let mut events = Vec::with_capacity(lines.min(limits.max_events_per_request + 1));
+            // Validate the whole body once and split the text; a body with a broken line is split as
+            // bytes and checked line by line, so only the broken lines fail.
+            match std::str::from_utf8(body) {
+                Ok(text) => {
+                    for (index, line) in text.split('\n').enumerate() {
+                        let trimmed = line.trim_matches(|c: char| c.is_ascii_whitespace());
+                        if trimmed.is_empty() {
+                            continue;
+                        }
+                        events.push(RawEvent {
+                            index,
+                            text: Some(trimmed),
+                        });
+                        check_count(events.len(), limits)?;
+                    }
                 }
-                events.push(RawEvent {
-                    index,
-                    text: trimmed,
-                });
-                check_count(events.len(), limits)?;
+                Err(_) => {
+                    for (index, line) in body.split(|&b| b == b'\n').enumerate() {
+                        let trimmed = line.trim_ascii();
+                        if trimmed.is_empty() {
+                            continue;
+                        }
+                        events.push(RawEvent {
+                            index,
+                            text: std::str::from_utf8(trimmed).ok(),
+                        });
+                        check_count(events.len(), limits)?;
+                    }
+                }
             }
             Ok((events, false))
         }
@@ -148,27 +182,66 @@ fn describe(e: &serde_json::Error) -> String {
     }
 }
 
-/// The fields of a prediction event, each captured as raw JSON.
-#[derive(Deserialize)]
+/// The scalar fields of a prediction event, each captured as raw JSON. The `features` object is not
+/// captured: the event visitor streams it straight into the row, so the bulk of an event is read once.
+#[derive(Default)]
 struct RawPrediction<'a> {
-    #[serde(borrow)]
     id: Option<&'a RawValue>,
-    #[serde(borrow)]
     timestamp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    features: Option<&'a RawValue>,
-    #[serde(borrow)]
     prediction: Option<&'a RawValue>,
-    #[serde(borrow)]
     score: Option<&'a RawValue>,
-    #[serde(borrow)]
     scores: Option<&'a RawValue>,
-    #[serde(borrow)]
     label: Option<&'a RawValue>,
-    #[serde(borrow)]
     latency_ms: Option<&'a RawValue>,
-    #[serde(borrow)]
     error: Option<&'a RawValue>,
+}
+
+/// Reads one prediction event object in a single pass: scalar fields into `RawPrediction`, features
+/// into the sink's row.
+struct EventVisitor<'x, 'p, 's, 'b> {
+    sink: &'x mut FeatureSink<'p, 's, 'b>,
+}
+
+impl<'de> Visitor<'de> for EventVisitor<'_, '_, '_, '_> {
+    type Value = RawPrediction<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut ev = RawPrediction::default();
+        let mut features_seen = false;
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            let slot = match key.0.as_ref() {
+                "id" => &mut ev.id,
+                "timestamp" => &mut ev.timestamp,
+                "prediction" => &mut ev.prediction,
+                "score" => &mut ev.score,
+                "scores" => &mut ev.scores,
+                "label" => &mut ev.label,
+                "latency_ms" => &mut ev.latency_ms,
+                "error" => &mut ev.error,
+                "features" => {
+                    if std::mem::replace(&mut features_seen, true) {
+                        return Err(de::Error::custom("duplicate field `features`"));
+                    }
+                    map.next_value_seed(FeatureVisitor(&mut *self.sink))?;
+                    continue;
+                }
+                // Unknown fields are ignored: clients may send metadata of their own.
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(de::Error::custom(format!("duplicate field `{}`", key.0)));
+            }
+            *slot = map.next_value::<Option<&'de RawValue>>()?;
+        }
+        Ok(ev)
+    }
 }
 
 #[derive(Deserialize)]
@@ -302,23 +375,28 @@ fn err(index: usize, code: EventCode, message: impl Into<String>) -> EventError 
     }
 }
 
-/// Parses one event object, mapping serde's failure to `invalid_json` (not JSON at all) or `invalid_type`
-/// (JSON, but not an event object).
-fn parse_object<'a, T: Deserialize<'a>>(raw: &RawEvent<'a>) -> Result<T, EventError> {
-    serde_json::from_slice::<T>(raw.text).map_err(|e| match e.classify() {
+/// Maps serde's failure on one event to `invalid_json` (not JSON at all) or `invalid_type` (JSON, but
+/// not an event object).
+fn event_parse_error(index: usize, e: &serde_json::Error) -> EventError {
+    match e.classify() {
         serde_json::error::Category::Syntax
         | serde_json::error::Category::Eof
         | serde_json::error::Category::Io => err(
-            raw.index,
+            index,
             EventCode::InvalidJson,
-            format!("malformed JSON: {}", describe(&e)),
+            format!("malformed JSON: {}", describe(e)),
         ),
         serde_json::error::Category::Data => err(
-            raw.index,
+            index,
             EventCode::InvalidType,
-            "an event must be a JSON object with distinct field names",
+            "an event must be a JSON object with distinct field names, and features an object",
         ),
-    })
+    }
+}
+
+/// Parses one event object.
+fn parse_object<'a, T: Deserialize<'a>>(raw: &RawEvent<'a>) -> Result<T, EventError> {
+    serde_json::from_str::<T>(raw.text()?).map_err(|e| event_parse_error(raw.index, &e))
 }
 
 /// Whole-request failure when the body was a single object, or NDJSON whose every line is broken JSON.
@@ -437,8 +515,33 @@ impl<'s> Parser<'s> {
         raw: &RawEvent<'_>,
         batch: &mut PredictionBatch,
     ) -> Result<PredictionEvent, EventError> {
-        let ev: RawPrediction<'_> = parse_object(raw)?;
         let index = raw.index;
+        // The row: features first, then the prediction columns. The caller truncates it on error.
+        let layout = self.schema.layout;
+        let num_start = batch.num.len();
+        let cat_start = batch.cat.len();
+        batch.num.resize(num_start + layout.numeric, f64::NAN);
+        batch.cat.resize(cat_start + layout.categorical, MISSING);
+        let viol_start = batch.violations.len();
+        let mut sink = FeatureSink {
+            parser: self,
+            num: &mut batch.num[num_start..num_start + layout.numeric],
+            cat: &mut batch.cat[cat_start..cat_start + layout.categorical],
+            violations: &mut batch.violations,
+            seen: 0,
+            unknown: false,
+            failure: None,
+        };
+        let mut de = serde_json::Deserializer::from_str(raw.text()?);
+        let parsed = de::Deserializer::deserialize_map(&mut de, EventVisitor { sink: &mut sink })
+            .and_then(|ev| de.end().map(|()| ev));
+        if let Some(failure) = sink.failure.take() {
+            return Err(err(index, failure.0, failure.1));
+        }
+        let ev = parsed.map_err(|e| event_parse_error(index, &e))?;
+        if sink.unknown {
+            sink.violations.push((None, Violation::UnknownFeature));
+        }
         let id = ev.id.map(|r| self.id(index, r)).transpose()?;
         let ts = match ev.timestamp {
             Some(r) => self.timestamp(index, r)?,
@@ -483,39 +586,6 @@ impl<'s> Parser<'s> {
             ));
         }
 
-        // The row: features first, then the prediction columns.
-        let layout = self.schema.layout;
-        let num_start = batch.num.len();
-        let cat_start = batch.cat.len();
-        batch.num.resize(num_start + layout.numeric, f64::NAN);
-        batch.cat.resize(cat_start + layout.categorical, MISSING);
-        let viol_start = batch.violations.len();
-        if let Some(features) = ev.features {
-            let mut sink = FeatureSink {
-                parser: self,
-                num: &mut batch.num[num_start..num_start + layout.numeric],
-                cat: &mut batch.cat[cat_start..cat_start + layout.categorical],
-                violations: &mut batch.violations,
-                seen: 0,
-                unknown: false,
-                failure: None,
-            };
-            let mut de = serde_json::Deserializer::from_str(features.get());
-            let result = de::Deserializer::deserialize_any(&mut de, FeatureVisitor(&mut sink));
-            if let Some(failure) = sink.failure.take() {
-                return Err(err(index, failure.0, failure.1));
-            }
-            if result.is_err() {
-                return Err(err(
-                    index,
-                    EventCode::InvalidType,
-                    "features must be an object of name to value",
-                ));
-            }
-            if sink.unknown {
-                sink.violations.push((None, Violation::UnknownFeature));
-            }
-        }
         match &predicted {
             Predicted::Binary { positive, score } => {
                 if let Some(c) = self.schema.prediction_numeric {
@@ -1116,6 +1186,27 @@ type = "categorical"
         let (num, cat) = b.row(1, s.layout.numeric, s.layout.categorical);
         assert!(num[0].is_nan());
         assert_eq!(cat[0], MISSING);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_fails_alone() {
+        let (s, i) = fixture(BINARY);
+        let mut body = b"{\"prediction\": 1}\n{\"prediction\": \"".to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(b"\"}\n{\"prediction\": 0}\n");
+        let b = Parser {
+            schema: &s,
+            interners: &i,
+            limits: Limits::default(),
+            now_ns: 0,
+        }
+        .predictions(&body, BodyFormat::Ndjson)
+        .unwrap();
+        assert_eq!(b.events.len(), 2);
+        assert_eq!(
+            (b.errors[0].index, b.errors[0].code),
+            (1, EventCode::InvalidJson)
+        );
     }
 
     #[test]

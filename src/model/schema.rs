@@ -1,7 +1,7 @@
 //! A model's schema: how JSON feature names, class values and the model's own prediction map onto window
 //! columns. Built once from the config; ingest consults it for every event, so lookups are hash-based.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use parking_lot::RwLock;
 
@@ -22,9 +22,9 @@ pub enum Slot {
 pub struct Schema {
     pub task: Task,
     pub classes: Vec<String>,
-    class_index: HashMap<String, u32>,
+    class_index: FxHashMap<String, u32>,
     pub threshold: f64,
-    feature_index: HashMap<String, usize>,
+    feature_index: FxHashMap<String, usize>,
     names: Vec<String>,
     /// Slot of each configured feature, in config order.
     pub slots: Vec<Slot>,
@@ -119,12 +119,15 @@ impl Schema {
     }
 }
 
+/// Lookups here run for every feature of every event; the keys are short strings chosen by the
+/// config or bounded by the cap, so a fast non-cryptographic hash (Fx) is the right trade-off.
+///
 /// Maps the values of one categorical feature to dense ids, remembering at most `cap` distinct values.
 /// Later values share the id of `__other__`, so neither memory nor the number of categories grows with
 /// hostile input.
 #[derive(Debug)]
 pub struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    ids: FxHashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
     cap: usize,
     other: Option<u32>,
@@ -133,7 +136,7 @@ pub struct Interner {
 impl Interner {
     pub fn new(cap: usize) -> Self {
         Interner {
-            ids: HashMap::new(),
+            ids: FxHashMap::default(),
             names: Vec::new(),
             cap,
             other: None,

@@ -37,12 +37,24 @@ pub enum Outcome {
 
 /// Incremental binary state: confusion counts, plus the scores of positive and negative samples kept
 /// sorted so that twice the Mann–Whitney U (`u2`) can be updated in O(log n) per sample.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct BinaryState {
     counts: BinaryCounts,
     pos_scores: SortedList,
     neg_scores: SortedList,
     u2: u128,
+}
+
+impl Default for BinaryState {
+    fn default() -> Self {
+        BinaryState {
+            counts: BinaryCounts::default(),
+            // Four rank queries per labelled sample: these lists keep their ranks fast.
+            pos_scores: SortedList::with_ranks(),
+            neg_scores: SortedList::with_ranks(),
+            u2: 0,
+        }
+    }
 }
 
 impl BinaryState {

@@ -17,8 +17,10 @@
 //! Values must not be NaN (callers treat NaN as missing and never insert it). `-0.0` is stored as
 //! `0.0`, so equal values always compare equal.
 
-/// Target chunk length; chunks split at twice this and merge with a neighbour below half of it.
-const LOAD: usize = 512;
+/// Target chunk length; chunks split at twice this and merge with a neighbour below half of it. Small
+/// chunks keep the shift of an insert or removal short (a window of a few thousand values is the common
+/// case), and the chunk index is binary-searched, so many chunks cost little.
+const LOAD: usize = 64;
 
 #[derive(Debug, Clone, Default)]
 pub struct SortedList {
@@ -26,7 +28,9 @@ pub struct SortedList {
     /// `maxes[i]` is the last (largest) value of `chunks[i]`.
     maxes: Vec<f64>,
     len: usize,
-    /// Fenwick tree (1-based) of the chunk lengths.
+    /// Whether rank queries are fast: only then is the Fenwick tree kept up to date.
+    ranked: bool,
+    /// Fenwick tree (1-based) of the chunk lengths, when `ranked`.
     tree: Vec<usize>,
 }
 
@@ -39,6 +43,15 @@ fn normalise(x: f64) -> f64 {
 impl SortedList {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A list that answers rank queries (`count_lt`, `count_le`) in O(log n), at the price of keeping a
+    /// Fenwick tree over the chunks. Lists that are only iterated do without it.
+    pub fn with_ranks() -> Self {
+        SortedList {
+            ranked: true,
+            ..Self::default()
+        }
     }
 
     /// Builds a list from values in any order.
@@ -65,6 +78,9 @@ impl SortedList {
 
     /// Rebuilds the Fenwick tree after the chunks changed shape, in O(chunks).
     fn rebuild_tree(&mut self) {
+        if !self.ranked {
+            return;
+        }
         let n = self.chunks.len();
         self.tree.clear();
         self.tree.resize(n + 1, 0);
@@ -81,6 +97,9 @@ impl SortedList {
     /// Adds `delta` (±1) to the length of chunk `ci` in the tree.
     #[inline]
     fn tree_add(&mut self, ci: usize, add: bool) {
+        if !self.ranked {
+            return;
+        }
         let mut i = ci + 1;
         while i < self.tree.len() {
             if add {
@@ -95,6 +114,12 @@ impl SortedList {
     /// Number of values in the chunks before chunk `ci`.
     #[inline]
     fn before(&self, ci: usize) -> usize {
+        if !self.ranked {
+            return self.chunks[..ci.min(self.chunks.len())]
+                .iter()
+                .map(Vec::len)
+                .sum();
+        }
         let mut i = ci.min(self.chunks.len());
         let mut sum = 0;
         while i > 0 {
@@ -131,7 +156,7 @@ impl SortedList {
         let x = normalise(x);
         self.len += 1;
         if self.chunks.is_empty() {
-            self.chunks.push(Vec::with_capacity(LOAD));
+            self.chunks.push(Vec::with_capacity(2 * LOAD));
             self.chunks[0].push(x);
             self.maxes.push(x);
             self.rebuild_tree();
@@ -145,7 +170,10 @@ impl SortedList {
             self.maxes[ci] = x;
         }
         if chunk.len() >= 2 * LOAD {
-            let tail = chunk.split_off(LOAD);
+            // Both halves keep room to grow back to a full chunk without reallocating on the way.
+            let mut tail = Vec::with_capacity(2 * LOAD);
+            tail.extend_from_slice(&chunk[LOAD..]);
+            chunk.truncate(LOAD);
             self.maxes[ci] = chunk[LOAD - 1];
             self.maxes.insert(ci + 1, *tail.last().expect("non-empty"));
             self.chunks.insert(ci + 1, tail);
@@ -313,21 +341,25 @@ mod tests {
     #[test]
     fn random_inserts_and_removes_match_a_sorted_vec() {
         let mut rng = Lcg(42);
-        let mut list = SortedList::new();
+        let mut list = SortedList::with_ranks();
+        let mut plain = SortedList::new();
         let mut model: Vec<f64> = Vec::new();
         for step in 0..20_000 {
             if model.is_empty() || !rng.next().is_multiple_of(3) {
                 // Few distinct values, so ties are common.
                 let v = (rng.next() % 100) as f64;
                 list.insert(v);
+                plain.insert(v);
                 model.push(v);
             } else {
                 let i = (rng.next() as usize) % model.len();
                 let v = model.swap_remove(i);
                 assert!(list.remove(v));
+                assert!(plain.remove(v));
             }
             if step % 997 == 0 {
                 check_against(&list, &model);
+                check_against(&plain, &model);
             }
         }
         check_against(&list, &model);
