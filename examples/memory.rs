@@ -13,7 +13,13 @@ use modelwatch::telemetry::Telemetry;
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
-    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
+    statm
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 4096
 }
 
 fn main() {
@@ -24,10 +30,16 @@ fn main() {
         "[[model]]\nname = \"m\"\ntask = \"regression\"\n[[model.window]]\nname = \"w\"\nevents = {events}\n"
     );
     for f in 0..features {
-        toml.push_str(&format!("[[model.feature]]\nname = \"f{f}\"\ntype = \"numeric\"\n"));
+        toml.push_str(&format!(
+            "[[model.feature]]\nname = \"f{f}\"\ntype = \"numeric\"\n"
+        ));
     }
     let config = Config::parse(&toml).unwrap();
-    let model = Model::new(Arc::new(config.models[0].clone()), &Telemetry::new(), Clock::new());
+    let model = Model::new(
+        Arc::new(config.models[0].clone()),
+        &Telemetry::new(),
+        Clock::new(),
+    );
     let before = rss_bytes();
     let batch = 10_000;
     let mut state = 1u64;
@@ -36,20 +48,30 @@ fn main() {
             .map(|_| {
                 let feats: Vec<String> = (0..features)
                     .map(|f| {
-                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         format!("\"f{f}\":{}", (state >> 11) as f64 / (1u64 << 53) as f64)
                     })
                     .collect();
-                format!("{{\"prediction\":1.5,\"features\":{{{}}}}}\n", feats.join(","))
+                format!(
+                    "{{\"prediction\":1.5,\"features\":{{{}}}}}\n",
+                    feats.join(",")
+                )
             })
             .collect();
         let parser = Parser {
             schema: &model.schema,
             interners: &model.interners,
-            limits: Limits { max_events_per_request: batch, ..Limits::default() },
+            limits: Limits {
+                max_events_per_request: batch,
+                ..Limits::default()
+            },
             now_ns: 0,
         };
-        let parsed = parser.predictions(body.as_bytes(), BodyFormat::Ndjson).unwrap();
+        let parsed = parser
+            .predictions(body.as_bytes(), BodyFormat::Ndjson)
+            .unwrap();
         model.ingest_predictions(parsed);
     }
     let after = rss_bytes();
