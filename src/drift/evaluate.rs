@@ -12,7 +12,7 @@ use crate::stats::distance::{
 };
 use crate::stats::ks::ks_from_statistic;
 use crate::stats::multitest::adjust;
-use crate::stats::quantile::{mean, quantile_sorted};
+use crate::stats::quantile::{quantile_sorted, sum};
 
 use super::columns::{CategoricalData, NumericData};
 
@@ -281,15 +281,16 @@ fn numeric_quality(current: &NumericData, reference: Option<&NumericData>) -> Qu
         let above = (s.len() - s.partition_point(|&v| v <= hi)) as u64;
         ratio(below + above, n)
     });
+    // One pass gives both the sum (exported as the summary's `_sum`) and the mean.
+    let total = sum(s);
     Quality {
         missing_ratio: ratio(current.missing, current.missing + n),
         out_of_range_ratio: out_of_range,
         new_category_ratio: None,
         quantiles: Some(QUANTILES.map(|q| quantile_sorted(s, q))),
-        mean: Some(mean(s)),
+        mean: Some(if n == 0 { f64::NAN } else { total / n as f64 }),
         count: n,
-        // Adding +0.0 turns the empty sum (-0.0) into 0.
-        sum: 0.0 + s.iter().sum::<f64>(),
+        sum: total,
         categories: Vec::new(),
     }
 }

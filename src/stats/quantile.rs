@@ -57,6 +57,12 @@ pub fn mean(values: &[f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
+    sum(values) / values.len() as f64
+}
+
+/// Compensated sum of the values; 0 for an empty slice. Accurate to about one rounding of the result,
+/// however many values and whatever their order.
+pub fn sum(values: &[f64]) -> f64 {
     // Four interleaved compensated sums: each is a serial chain of dependent
     // additions, and independent chains run several times faster than one.
     let mut ways = [CompensatedSum::default(); 4];
@@ -71,7 +77,8 @@ pub fn mean(values: &[f64]) -> f64 {
     for &x in rest {
         ways[0].add(x);
     }
-    CompensatedSum::merged(&ways) / values.len() as f64
+    // Adding +0.0 turns the empty sum (-0.0) into 0.
+    0.0 + CompensatedSum::merged(&ways)
 }
 
 /// Population standard deviation (`numpy.std(x)`, `ddof = 0`); NaN for an
@@ -206,6 +213,17 @@ fn pairwise_block<F: FnMut(usize) -> f64>(start: usize, n: usize, term: &mut F) 
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn sum_is_compensated_and_the_empty_sum_is_positive_zero() {
+        assert_eq!(sum(&[]).to_bits(), 0.0f64.to_bits());
+        assert_eq!(sum(&[-0.0, -0.0]).to_bits(), 0.0f64.to_bits());
+        // A plain left-to-right sum loses the 1 entirely.
+        assert_eq!(sum(&[1e16, 1.0, -1e16, 1.0, 0.5]), 2.5);
+        let values: Vec<f64> = (1..=1001).map(|i| i as f64 * 0.1).collect();
+        assert!((sum(&values) - 50150.1).abs() <= 1e-9, "{}", sum(&values));
+        assert_eq!(mean(&values), sum(&values) / 1001.0);
+    }
 
     const FIXTURES: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
