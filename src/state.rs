@@ -209,6 +209,12 @@ impl AppState {
         self.inner.config.load_full()
     }
 
+    /// The configuration without taking a reference count: for the per-request path, where both
+    /// workers bumping one shared count would cost more than the read.
+    pub fn current_config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.inner.config.load()
+    }
+
     pub fn models(&self) -> Arc<Models> {
         self.inner.models.load_full()
     }

@@ -38,7 +38,24 @@ pub struct Telemetry {
     latency: HistogramVec,
     violations: IntCounterVec,
     pub http_duration: HistogramVec,
+    /// Tells this instance's cached histogram handles from another's (tests run several in a process).
+    id: u64,
 }
+
+/// Telemetry instances created so far; gives each its `id`.
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+type HttpKey = (u64, &'static str, &'static str, u16);
+
+thread_local! {
+    /// Each worker thread's handles to `http_duration` children. `with_label_values` hashes the labels
+    /// and takes the family's lock on every call; a handle found here costs neither.
+    static HTTP_HISTOGRAMS: std::cell::RefCell<rustc_hash::FxHashMap<HttpKey, prometheus::Histogram>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
+/// Entries per thread before the cache starts over; only reached by many short-lived instances.
+const HTTP_CACHE_CAP: usize = 4096;
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
@@ -137,8 +154,33 @@ impl Telemetry {
             ),
             latency,
             http_duration,
+            id: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             registry,
         }
+    }
+
+    /// Records one of modelwatch's own HTTP requests in `modelwatch_http_request_duration_seconds`.
+    pub fn observe_http(
+        &self,
+        route: &'static str,
+        method: &'static str,
+        status: u16,
+        elapsed: std::time::Duration,
+    ) {
+        let key = (self.id, route, method, status);
+        HTTP_HISTOGRAMS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if !cache.contains_key(&key) {
+                if cache.len() >= HTTP_CACHE_CAP {
+                    cache.clear();
+                }
+                let child =
+                    self.http_duration
+                        .with_label_values(&[route, method, &status.to_string()]);
+                cache.insert(key, child);
+            }
+            cache[&key].observe(elapsed.as_secs_f64());
+        });
     }
 
     /// Handles to one model's series, created (at zero) so they exist from the first scrape.
@@ -286,5 +328,34 @@ impl ModelTelemetry {
             (Some(f), Violation::NonFinite) => &self.violations[f as usize][1],
             _ => &self.unknown_feature,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(t: &Telemetry, status: &str) -> u64 {
+        t.http_duration
+            .with_label_values(&["/metrics", "GET", status])
+            .get_sample_count()
+    }
+
+    #[test]
+    fn http_observations_go_to_their_own_instance() {
+        // The handle cache is per thread and shared by every instance on it: each must still count
+        // only its own requests.
+        let (a, b) = (Telemetry::new(), Telemetry::new());
+        a.observe_http("/metrics", "GET", 200, std::time::Duration::from_millis(1));
+        a.observe_http("/metrics", "GET", 200, std::time::Duration::from_millis(2));
+        b.observe_http("/metrics", "GET", 200, std::time::Duration::from_millis(3));
+        b.observe_http("/metrics", "GET", 503, std::time::Duration::from_millis(3));
+        assert_eq!((count(&a, "200"), count(&a, "503")), (2, 0));
+        assert_eq!((count(&b, "200"), count(&b, "503")), (1, 1));
+        let sum = a
+            .http_duration
+            .with_label_values(&["/metrics", "GET", "200"])
+            .get_sample_sum();
+        assert!((sum - 0.003).abs() < 1e-12, "{sum}");
     }
 }

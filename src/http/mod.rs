@@ -39,15 +39,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        // Layers run outside-in in the reverse order of this list: request metrics see everything,
-        // including timeouts, shed requests and failed authentication.
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
-        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            track_requests,
-        ))
+        // One layer does request metrics, the timeout, load shedding and authentication: four
+        // `from_fn` layers cost four state clones and four boxed futures per request, which showed
+        // in single-event throughput.
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
@@ -57,37 +52,49 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz")
 }
 
-/// Answers 408 when a request takes longer than `request_timeout`.
-async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = state.config().server.request_timeout;
+/// Everything around a request, outside-in: request metrics (so they see timeouts, shed requests and
+/// failed authentication too), load shedding, authentication and the request timeout.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = route_label(&request);
+    let method = method_label(request.method());
+    let response = admit(&state, request, next).await;
+    state
+        .telemetry()
+        .observe_http(route, method, response.status().as_u16(), start.elapsed());
+    response
+}
+
+/// Sheds requests beyond `max_concurrency` with 503 and Retry-After instead of queueing them without
+/// bound (scrapes and health checks are exempt), checks bearer tokens, and answers 408 when the handler
+/// takes longer than `request_timeout`.
+async fn admit(state: &AppState, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let probe = is_probe(path);
+    let _permit = if probe || path == "/metrics" {
+        None
+    } else {
+        match state.try_admit() {
+            Some(permit) => Some(permit),
+            None => return Error::Overloaded.into_response(),
+        }
+    };
+    let limit = {
+        let config = state.current_config();
+        if !probe && !authorized(&config.server.auth, &request) {
+            return Error::Unauthorized.into_response();
+        }
+        config.server.request_timeout
+    };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => Error::Timeout.into_response(),
     }
 }
 
-/// Sheds requests beyond `max_concurrency` with 503 and Retry-After instead of queueing them without
-/// bound. Scrapes and health checks are exempt.
-async fn shed_load(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if is_probe(path) || path == "/metrics" {
-        return next.run(request).await;
-    }
-    match state.try_admit() {
-        Some(_permit) => next.run(request).await,
-        None => Error::Overloaded.into_response(),
-    }
-}
-
-/// Checks bearer tokens: ingest tokens for POST and PUT, the read token for GETs of `/v1/*` and
-/// `/metrics`. Comparison is constant-time and tokens are never logged.
-async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if is_probe(path) {
-        return next.run(request).await;
-    }
-    let config = state.config();
-    let auth = &config.server.auth;
+/// Checks bearer tokens: ingest tokens for POST and PUT, the read token for GETs of `/v1/*`, `/metrics`
+/// and `/openapi.json`. Comparison is constant-time and tokens are never logged.
+fn authorized(auth: &crate::config::AuthConfig, request: &Request) -> bool {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -97,21 +104,15 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    let allowed: Vec<&str> = match *request.method() {
-        Method::POST | Method::PUT | Method::DELETE | Method::PATCH => {
-            auth.ingest_tokens.iter().map(String::as_str).collect()
-        }
-        _ => auth.read_token.iter().map(String::as_str).collect(),
+    let allowed: &[String] = match *request.method() {
+        Method::POST | Method::PUT | Method::DELETE | Method::PATCH => &auth.ingest_tokens,
+        _ => auth.read_token.as_slice(),
     };
-    if allowed.is_empty() || presented.is_some_and(|p| token_matches(p, &allowed)) {
-        next.run(request).await
-    } else {
-        Error::Unauthorized.into_response()
-    }
+    allowed.is_empty() || presented.is_some_and(|p| token_matches(p, allowed))
 }
 
 /// Constant-time comparison against every allowed token (no early exit on the first match).
-fn token_matches(presented: &str, allowed: &[&str]) -> bool {
+fn token_matches(presented: &str, allowed: &[String]) -> bool {
     use subtle::ConstantTimeEq;
     let mut ok = subtle::Choice::from(0);
     for token in allowed {
@@ -120,29 +121,43 @@ fn token_matches(presented: &str, allowed: &[&str]) -> bool {
     ok.into()
 }
 
-/// Records `modelwatch_http_request_duration_seconds` by matched route pattern (never the raw path, so
-/// the series count stays bounded).
-async fn track_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = match *request.method() {
+/// The route patterns, the only values of the `route` label (never the raw path, so the series count
+/// stays bounded).
+const ROUTES: [&str; 10] = [
+    "/v1/models",
+    "/v1/models/{model}",
+    "/v1/models/{model}/predictions",
+    "/v1/models/{model}/labels",
+    "/v1/models/{model}/reference",
+    "/metrics",
+    "/-/reload",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+];
+
+fn route_label(request: &Request) -> &'static str {
+    let Some(matched) = request.extensions().get::<MatchedPath>() else {
+        return "unmatched";
+    };
+    let route = ROUTES.iter().find(|r| **r == matched.as_str()).copied();
+    debug_assert!(
+        route.is_some(),
+        "route {} missing from ROUTES",
+        matched.as_str()
+    );
+    route.unwrap_or("unmatched")
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
         Method::GET => "GET",
         Method::POST => "POST",
         Method::PUT => "PUT",
         Method::DELETE => "DELETE",
         Method::HEAD => "HEAD",
         _ => "OTHER",
-    };
-    let response = next.run(request).await;
-    state
-        .telemetry()
-        .http_duration
-        .with_label_values(&[route.as_str(), method, response.status().as_str()])
-        .observe(start.elapsed().as_secs_f64());
-    response
+    }
 }
 
 /// Reads the whole body up to the configured limit.
