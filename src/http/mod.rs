@@ -229,13 +229,14 @@ async fn run_cpu<T: Send + 'static>(
 async fn post_predictions(
     State(state): State<AppState>,
     Path(model): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, Error> {
     // Resolve the model first, so an unknown model is a 404 whatever the body.
     state.model(&model)?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let ct = content_type(&headers);
+    // The request's own header map, not the `HeaderMap` extractor's copy of it.
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&state, &parts.headers, body).await?;
+    let ct = content_type(&parts.headers);
     let report = run_cpu(bytes.len(), move || {
         state.ingest_predictions(&model, ct.as_deref(), &bytes)
     })
@@ -268,12 +269,13 @@ async fn post_predictions(
 async fn post_labels(
     State(state): State<AppState>,
     Path(model): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let ct = content_type(&headers);
+    // The request's own header map, not the `HeaderMap` extractor's copy of it.
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&state, &parts.headers, body).await?;
+    let ct = content_type(&parts.headers);
     let report = run_cpu(bytes.len(), move || {
         state.ingest_labels(&model, ct.as_deref(), &bytes)
     })
@@ -303,12 +305,13 @@ async fn post_labels(
 async fn put_reference(
     State(state): State<AppState>,
     Path(model): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    let bytes = read_body(&state, &headers, body).await?;
-    let ct = content_type(&headers);
+    // The request's own header map, not the `HeaderMap` extractor's copy of it.
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&state, &parts.headers, body).await?;
+    let ct = content_type(&parts.headers);
     let answer = run_cpu(BLOCKING_BODY_BYTES, move || {
         state.replace_reference(&model, ct.as_deref(), &bytes)
     })
