@@ -3,7 +3,6 @@
 //! Also the cost of a whole `/metrics` scrape of 10 models × 20 features × 2 windows.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use modelwatch::clock::Clock;
@@ -120,7 +119,6 @@ fn bench_scrape(c: &mut Criterion) {
         |b| b.iter(|| black_box(state.render_metrics().unwrap())),
     );
     g.finish();
-    let _ = Arc::new(());
 }
 
 criterion_group!(benches, bench_binary_metrics, bench_scrape);

@@ -1,7 +1,8 @@
 -- wrk script: one 20-feature prediction event per request, with a unique id each time.
 -- Usage: wrk -s bench/load/event.lua http://HOST/v1/models/bench/predictions
 -- RATE (requests per second for the whole run, across connections) and CONNECTIONS are optional
--- environment variables; with RATE set, each connection waits between requests to hold that rate.
+-- environment variables; with RATE set, each connection waits between requests to approach that rate.
+-- PAUSE_MS, if set, is the wait itself, in whole milliseconds.
 
 local counter = 0
 local thread_id = 0
@@ -18,8 +19,13 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   local rate = tonumber(os.getenv("RATE") or "0")
   local conns = tonumber(os.getenv("CONNECTIONS") or "0")
-  if rate > 0 and conns > 0 then
-    -- Each connection sends one request per `pause` ms: conns / pause * 1000 = rate.
+  local pause_ms = tonumber(os.getenv("PAUSE_MS") or "0")
+  if pause_ms > 0 then
+    -- A fixed pause before each request of a connection (bench/load/soak.sh calibrates it).
+    pause = pause_ms
+  elseif rate > 0 and conns > 0 then
+    -- Each connection sends one request per `pause` ms: conns / pause * 1000 = rate. wrk takes whole
+    -- milliseconds and the response time adds to the pause, so the rate reached is lower.
     pause = conns * 1000 / rate
   end
 end
