@@ -409,10 +409,12 @@ pub fn check_drift(model: &Model, report: &DriftReport) {
                     "{at}: quantiles out of order: {q:?}"
                 );
             }
-            // A column without a reference, or with too few values, is not judged.
+            // A column without a reference, or with too few values, is not judged. The reference is
+            // the configured one or one set at run time (`PUT .../reference`), which a model without a
+            // configured reference accepts too; `reference_info` knows both.
             if c.detected.is_some() {
                 assert!(
-                    model.config.reference.is_some(),
+                    model.reference_info().is_some(),
                     "{at}: judged without a reference"
                 );
             }
