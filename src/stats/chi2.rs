@@ -85,7 +85,9 @@ pub fn chi2_homogeneity(reference_counts: &[u64], current_counts: &[u64]) -> Chi
         p_value: chi2_sf(statistic, dof as f64),
         dof,
         // min(rows − 1, columns − 1) = 1 for two rows and K ≥ 2 columns.
-        cramers_v: (statistic / grand_total).sqrt(),
+        // V is at most 1 (reached when the two samples share no category), but the rounding of χ²
+        // can put χ²/N one ulp above it.
+        cramers_v: (statistic / grand_total).sqrt().min(1.0),
     }
 }
 
@@ -399,6 +401,23 @@ mod tests {
             (0.0, 1.0, 0)
         );
         assert_eq!(single.cramers_v, 0.0);
+    }
+
+    #[test]
+    fn cramers_v_stays_within_one_when_the_samples_share_no_category() {
+        // Disjoint samples have χ² = N exactly, so V = 1; the computed χ² can round above N.
+        let mut above = 0;
+        for a in 1..60u64 {
+            for b in 1..60u64 {
+                for split in 1..a.min(4) {
+                    let r = chi2_homogeneity(&[a - split, split, 0], &[0, 0, b]);
+                    assert!(r.cramers_v <= 1.0, "{a} {b} {split}: V = {}", r.cramers_v);
+                    above += usize::from(r.statistic > (a + b) as f64);
+                }
+            }
+        }
+        // The case the clamp is for does occur in this range.
+        assert!(above > 0);
         assert_eq!(chi2_sf(0.0, 3.0), 1.0);
         assert_eq!(chi2_sf(f64::INFINITY, 3.0), 0.0);
         assert!(chi2_sf(1.0, 0.0).is_nan());
