@@ -170,16 +170,16 @@ impl Telemetry {
         let key = (self.id, route, method, status);
         HTTP_HISTOGRAMS.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if !cache.contains_key(&key) {
-                if cache.len() >= HTTP_CACHE_CAP {
-                    cache.clear();
-                }
-                let child =
-                    self.http_duration
-                        .with_label_values(&[route, method, &status.to_string()]);
-                cache.insert(key, child);
+            if cache.len() >= HTTP_CACHE_CAP && !cache.contains_key(&key) {
+                cache.clear();
             }
-            cache[&key].observe(elapsed.as_secs_f64());
+            cache
+                .entry(key)
+                .or_insert_with(|| {
+                    self.http_duration
+                        .with_label_values(&[route, method, &status.to_string()])
+                })
+                .observe(elapsed.as_secs_f64());
         });
     }
 

@@ -181,6 +181,17 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     })
 }
 
+/// The body (up to the configured limit) and the content type of a request. It reads the request's own
+/// header map; the `HeaderMap` extractor would copy it on every request.
+async fn read_request(
+    state: &AppState,
+    request: Request,
+) -> Result<(Bytes, Option<String>), Error> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(state, &parts.headers, body).await?;
+    Ok((bytes, content_type(&parts.headers)))
+}
+
 fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
@@ -233,10 +244,7 @@ async fn post_predictions(
 ) -> Result<Response, Error> {
     // Resolve the model first, so an unknown model is a 404 whatever the body.
     state.model(&model)?;
-    // The request's own header map, not the `HeaderMap` extractor's copy of it.
-    let (parts, body) = request.into_parts();
-    let bytes = read_body(&state, &parts.headers, body).await?;
-    let ct = content_type(&parts.headers);
+    let (bytes, ct) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
         state.ingest_predictions(&model, ct.as_deref(), &bytes)
     })
@@ -272,10 +280,7 @@ async fn post_labels(
     request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    // The request's own header map, not the `HeaderMap` extractor's copy of it.
-    let (parts, body) = request.into_parts();
-    let bytes = read_body(&state, &parts.headers, body).await?;
-    let ct = content_type(&parts.headers);
+    let (bytes, ct) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
         state.ingest_labels(&model, ct.as_deref(), &bytes)
     })
@@ -308,10 +313,7 @@ async fn put_reference(
     request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    // The request's own header map, not the `HeaderMap` extractor's copy of it.
-    let (parts, body) = request.into_parts();
-    let bytes = read_body(&state, &parts.headers, body).await?;
-    let ct = content_type(&parts.headers);
+    let (bytes, ct) = read_request(&state, request).await?;
     let answer = run_cpu(BLOCKING_BODY_BYTES, move || {
         state.replace_reference(&model, ct.as_deref(), &bytes)
     })
