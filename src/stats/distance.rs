@@ -2,7 +2,7 @@
 //! sample, matching the Python tools users compare against:
 //!
 //! * [`wasserstein_sorted`]: `scipy.stats.wasserstein_distance(u, v)` (W1 between
-//!   two empirical distributions), in one O(n + m) merge pass over sorted input;
+//!   two empirical distributions), in one O(n + m) pass over sorted input;
 //!   [`wasserstein_normed`] divides it by the reference's population standard
 //!   deviation (Evidently's "normed Wasserstein").
 //! * [`psi_edges`], [`bin_counts_sorted`], [`psi`]: population stability index
@@ -32,21 +32,16 @@ const MIN_NORMALISING_STD: f64 = 0.001;
 ///
 /// scipy integrates |U(t) − V(t)| over the pooled sorted values:
 /// W = Σₖ |F(aₖ) − G(aₖ)|·(aₖ₊₁ − aₖ), with F = (# u ≤ t)/n and G likewise.
-/// The same terms are produced here by merging the two slices (no sort, no
-/// allocation). Two deliberate differences in rounding, both more accurate
-/// than scipy:
-/// * |F − G| is formed from the exact integer |i·m − j·n| and rounded once
-///   (scipy rounds i/n and j/m separately, then subtracts), which also avoids
-///   a division per element;
-/// * the terms are summed with compensation (scipy uses a BLAS dot product).
+/// The same integral is taken here over the quantile functions instead,
+/// W = ∫₀¹ |F⁻¹(p) − G⁻¹(p)| dp (equal for one-dimensional distributions),
+/// whose steps at i/n and j/m are known without merging the samples (see
+/// [`merge_statistics`]). The rounding differs from scipy's, and is smaller:
+/// each term is one difference of two data values times an exact length, and
+/// the terms are summed with compensation (scipy rounds i/n and j/m
+/// separately, subtracts them, and sums with a BLAS dot product).
 ///
 /// Observed agreement with scipy is ≤ 5e-14 relative even for adversarial
 /// near-identical samples, where scipy's own rounding dominates.
-///
-/// For speed the pooled sequence is cut at its tertiles into three segments
-/// that are merged in the same loop: each merge step is a chain of dependent
-/// load → compare → index update, and independent chains keep the CPU busy
-/// while one waits (≈2.5× faster than a single merge).
 pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
     merge_statistics(u, v).wasserstein
 }
@@ -61,8 +56,15 @@ pub struct MergeStatistics {
     pub ks_statistic: f64,
 }
 
-/// The Wasserstein distance and the KS statistic of two ascending, NaN-free samples in one merge pass
-/// (both walk the same merged order and track the same exact CDF difference). NaN if either is empty.
+/// The Wasserstein distance and the KS statistic of two ascending, NaN-free samples. NaN if either is
+/// empty or an end point is NaN.
+///
+/// They are computed in two passes, each shaped for what the CPU does well:
+/// * the KS statistic needs the merged order of the two samples. [`ks_statistic_sorted`] merges them in
+///   several independent lanes and carries nothing but the two indices and the exact CDF difference.
+/// * the Wasserstein distance does not need that order. W₁ = ∫₀¹ |F⁻¹(p) − G⁻¹(p)| dp, and the
+///   empirical quantile functions step at i/n and j/m, points known without looking at the data, so
+///   [`wasserstein_by_quantiles`] walks that grid (with equal sizes it is Σ|uᵢ − vᵢ| / n).
 pub fn merge_statistics(u: &[f64], v: &[f64]) -> MergeStatistics {
     let (n, m) = (u.len(), v.len());
     let nan = MergeStatistics {
@@ -83,112 +85,267 @@ pub fn merge_statistics(u: &[f64], v: &[f64]) -> MergeStatistics {
     if n64.checked_mul(m64).is_none() {
         return merge_by_division(u, v);
     }
-    let scale = 1.0 / (n as f64 * m as f64);
-    // Lane c merges the pooled values in [split(c), split(c+1)), the splits
-    // being pooled quantiles; ties with a split value all go to the later lane.
-    let first = u[0].min(v[0]);
-    let mut lanes: [MergeLane; MERGE_LANES] =
-        std::array::from_fn(|_| MergeLane::new(0, 0, first, 0));
-    let mut split = f64::NEG_INFINITY;
-    for c in 1..MERGE_LANES {
-        // Splits must not decrease, or lanes would overlap.
-        split = split.max(pooled_kth(u, v, c * (n + m) / MERGE_LANES));
-        let (i, j) = (
-            u.partition_point(|&x| x < split),
-            v.partition_point(|&x| x < split),
-        );
-        // The first term of a lane spans the gap from the last value before it.
-        let before = match (i, j) {
-            (0, 0) => first,
-            (0, j) => v[j - 1],
-            (i, 0) => u[i - 1],
-            (i, j) => u[i - 1].max(v[j - 1]),
-        };
-        let d = i as i64 * m64 - j as i64 * n64;
-        lanes[c] = MergeLane::new(i, j, before, d);
-        lanes[c].diff = d.abs() as f64 * scale;
-        (lanes[c - 1].i_end, lanes[c - 1].j_end) = (i, j);
-    }
-    (lanes[MERGE_LANES - 1].i_end, lanes[MERGE_LANES - 1].j_end) = (n, m);
-    run_merge_blocks(&mut lanes, u, v, n64, m64, scale);
-    let mut total = CompensatedSum::default();
-    let mut ks = KsExtremes::new();
-    for lane in lanes.iter_mut() {
-        lane.finish(u, v, n64, m64, scale);
-        total.add_sum(&lane.sum);
-        ks.merge(&lane.ks);
-    }
-    // The end of the last run: both CDFs at 1.
-    ks.observe(0, n, m, n64, m64);
     MergeStatistics {
-        wasserstein: total.value(),
-        ks_statistic: ks.statistic(),
+        wasserstein: wasserstein_by_quantiles(u, v),
+        ks_statistic: ks_statistic_sorted(u, v, n64, m64),
     }
 }
 
-/// Independent merges run side by side in [`wasserstein_sorted`].
-const MERGE_LANES: usize = 3;
-
-/// The hot loop of [`wasserstein_sorted`]: all lanes advance in blocks of
-/// steps that cannot exhaust either side of any lane, so the inner loop needs
-/// no end-of-data checks. Each block's terms are summed plainly (≤ MERGE_BLOCK
-/// non-negative terms: relative error < MERGE_BLOCK·eps) and folded into the
-/// lane's compensated total.
-///
-/// The lanes are copied into named locals so that their state lives in
-/// registers: left in the caller's array, it was written back to the stack on
-/// every step, and those stores, depending on where the stack happened to lie
-/// relative to the data, made the loop up to 1.7× slower (4K aliasing).
-fn run_merge_blocks(
-    lanes: &mut [MergeLane; MERGE_LANES],
-    u: &[f64],
-    v: &[f64],
-    n: i64,
-    m: i64,
-    scale: f64,
-) {
-    let [mut a, mut b, mut c] = *lanes;
-    loop {
-        let steps = a
-            .safe_steps()
-            .min(b.safe_steps())
-            .min(c.safe_steps())
-            .min(MERGE_BLOCK);
-        if steps == 0 {
-            break;
-        }
-        let (mut part_a, mut part_b, mut part_c) = (0.0, 0.0, 0.0);
-        for _ in 0..steps {
-            part_a += a.step(u, v, n, m, scale);
-            part_b += b.step(u, v, n, m, scale);
-            part_c += c.step(u, v, n, m, scale);
-        }
-        a.sum.add(part_a);
-        b.sum.add(part_b);
-        c.sum.add(part_c);
-    }
-    *lanes = [a, b, c];
-}
-
-/// Merge steps per plainly summed block in [`wasserstein_sorted`].
+/// Terms summed plainly before they are folded into a compensated total (≤ this many non-negative
+/// terms: relative error < MERGE_BLOCK·eps per block).
 const MERGE_BLOCK: usize = 64;
 
-/// One merge over u[i..i_end] and v[j..j_end], carrying the scaled CDF
-/// difference D = i·m − j·n (exact integer) of everything consumed so far.
+/// W₁ from the quantile functions. On (i/n, (i+1)/n] the quantile function of `u` is u[i], and on
+/// (j/m, (j+1)/m] that of `v` is v[j]; in units of 1/(n·m) the steps are at i·m and j·n, exact integers.
+/// Each piece of the pooled grid adds |u[i] − v[j]| times its length. The terms are non-negative, so the
+/// blocked compensated sum is accurate to a few roundings of the result.
+fn wasserstein_by_quantiles(u: &[f64], v: &[f64]) -> f64 {
+    let (n, m) = (u.len(), v.len());
+    let mut total = CompensatedSum::default();
+    if n == m {
+        // The two grids coincide: one piece per index.
+        for (bu, bv) in u.chunks(MERGE_BLOCK).zip(v.chunks(MERGE_BLOCK)) {
+            // Four partial sums, so that the additions are not one serial chain.
+            let mut parts = [0.0f64; 4];
+            let (qu, qv) = (bu.chunks_exact(4), bv.chunks_exact(4));
+            for (&a, &b) in qu.remainder().iter().zip(qv.remainder()) {
+                parts[0] += (a - b).abs();
+            }
+            for (a, b) in qu.zip(qv) {
+                parts[0] += (a[0] - b[0]).abs();
+                parts[1] += (a[1] - b[1]).abs();
+                parts[2] += (a[2] - b[2]).abs();
+                parts[3] += (a[3] - b[3]).abs();
+            }
+            total.add((parts[0] + parts[1]) + (parts[2] + parts[3]));
+        }
+        return total.value() / n as f64;
+    }
+    let (ni, mi) = (n as i64, m as i64);
+    let end = ni * mi;
+    let (mut a, mut b) = (0usize, 0usize);
+    // Right ends of the current pieces of each quantile function, and the left end of the next term.
+    let (mut next_u, mut next_v, mut p) = (mi, ni, 0i64);
+    // Every step advances p by at least 1 and at most min(n, m): in a block of `safe` steps p stays
+    // below `end`, so a < n and b < m throughout and the loop needs no end checks.
+    let widest = mi.min(ni);
+    while p < end {
+        let safe = (((end - p) / widest) as usize).clamp(1, MERGE_BLOCK);
+        let mut part = 0.0f64;
+        for _ in 0..safe {
+            let e = next_u.min(next_v);
+            part += (u[a] - v[b]).abs() * (e - p) as f64;
+            let (step_u, step_v) = (next_u == e, next_v == e);
+            a += step_u as usize;
+            b += step_v as usize;
+            next_u += if step_u { mi } else { 0 };
+            next_v += if step_v { ni } else { 0 };
+            p = e;
+        }
+        total.add(part);
+    }
+    total.value() / (n as f64 * m as f64)
+}
+
+/// Independent merges run side by side in [`ks_statistic_sorted`].
+const KS_LANES: usize = 4;
+
+/// One merge over u[i..i_end] and v[j..j_end], carrying the scaled CDF difference D = i·m − j·n
+/// (an exact integer) of everything consumed so far.
 #[derive(Clone, Copy)]
-struct MergeLane {
+struct KsLane {
     i: usize,
     j: usize,
     i_end: usize,
     j_end: usize,
     d: i64,
+    /// The last value consumed (only kept by the merge that checks run ends on every step).
     prev: f64,
-    diff: f64,
-    sum: CompensatedSum,
-    /// The KS extremes seen by this lane: the largest and smallest D at the end of a group of equal
-    /// values, with the float F − G (formed as scipy forms it) at the best of the positions that reach
-    /// it.
-    ks: KsExtremes,
+}
+
+impl KsLane {
+    /// Steps that certainly leave both sides non-empty (each step consumes one element of one side).
+    #[inline(always)]
+    fn safe_steps(&self) -> usize {
+        (self.i_end - self.i).min(self.j_end - self.j)
+    }
+
+    /// Consumes the smaller head (u's on a tie). Written without branches on the data (which side
+    /// advances is unpredictable for interleaved samples); the only branch is taken when D reaches one of
+    /// the running extremes, rarely once they have settled.
+    ///
+    /// Where a run of equal values ends is checked in one of two ways. With `RUNS`, every step compares
+    /// the value it consumes with the previous one, and the position before it is recorded if the value
+    /// is larger. Without it, nothing is compared on the way and only a position where D reaches an
+    /// extreme is checked; that is cheaper, except when long runs of ties keep D at its extreme.
+    #[inline(always)]
+    fn step<const RUNS: bool>(
+        &mut self,
+        u: &[f64],
+        v: &[f64],
+        n: i64,
+        m: i64,
+        ks: &mut KsExtremes,
+    ) {
+        let (x, y) = (u[self.i], v[self.j]);
+        let take_u = x <= y;
+        if RUNS {
+            let cur = if y < x { y } else { x };
+            if cur > self.prev && (self.d >= ks.max_d || self.d <= ks.min_d) {
+                ks.observe(self.d, self.i, self.j, n, m);
+            }
+            self.prev = cur;
+        }
+        self.i += take_u as usize;
+        // Written differently from the line above on purpose: two identical updates get packed into
+        // one vector register, which costs more than it saves here.
+        self.j = self.j + 1 - take_u as usize;
+        self.d += select_unpredictable(take_u, m, -n);
+        if !RUNS && (self.d >= ks.max_d || self.d <= ks.min_d) {
+            ks.observe_at(self.d, self.i, self.j, u, v, n, m);
+        }
+    }
+
+    /// Merges what is left of this lane, then consumes the side that remains in one jump.
+    fn finish<const RUNS: bool>(
+        &mut self,
+        u: &[f64],
+        v: &[f64],
+        n: i64,
+        m: i64,
+        ks: &mut KsExtremes,
+    ) {
+        while self.safe_steps() > 0 {
+            self.step::<RUNS>(u, v, n, m, ks);
+        }
+        if RUNS {
+            // The position reached is recorded by the next step, and there is none in this lane.
+            ks.observe_at(self.d, self.i, self.j, u, v, n, m);
+        }
+        let (rest_u, rest_v) = (&u[self.i..self.i_end], &v[self.j..self.j_end]);
+        if rest_u.is_empty() && rest_v.is_empty() {
+            return;
+        }
+        // Over what is left D moves one way, so among the run ends there its extremes are at the first
+        // run end (after the values equal to the last one consumed) and at the end of the lane.
+        let last = last_consumed(u, v, self.i, self.j).unwrap_or(u[0].min(v[0]));
+        let (i1, j1) = (
+            self.i + rest_u.partition_point(|&x| x <= last),
+            self.j + rest_v.partition_point(|&y| y <= last),
+        );
+        let at = |i: usize, j: usize| i as i64 * m - j as i64 * n;
+        ks.observe_at(at(i1, j1), i1, j1, u, v, n, m);
+        (self.i, self.j) = (self.i_end, self.j_end);
+        self.d = at(self.i, self.j);
+        ks.observe_at(self.d, self.i, self.j, u, v, n, m);
+    }
+}
+
+/// The largest value consumed once the merge is at (i, j): everything consumed is below everything
+/// left. `None` at the start.
+fn last_consumed(u: &[f64], v: &[f64], i: usize, j: usize) -> Option<f64> {
+    match (i.checked_sub(1), j.checked_sub(1)) {
+        (Some(a), Some(b)) => Some(u[a].max(v[b])),
+        (Some(a), None) => Some(u[a]),
+        (None, Some(b)) => Some(v[b]),
+        (None, None) => None,
+    }
+}
+
+/// The two-sided KS statistic of `scipy.stats.ks_2samp` (before any re-quantisation), from the
+/// extremes of D = i·m − j·n over the merge (u first on ties).
+///
+/// scipy evaluates the CDFs only where a run of equal values ends, so a position counts only when the
+/// next value is larger. That check is made only for the rare positions where D reaches a running
+/// extreme. Skipping a position inside a run is safe: the run's end comes later and is checked in turn
+/// if it reaches the extreme.
+fn ks_statistic_sorted(u: &[f64], v: &[f64], n: i64, m: i64) -> f64 {
+    let mut ks = KsExtremes::new();
+    let lanes = ks_lanes(u, v, n, m);
+    if has_ties(u) || has_ties(v) {
+        run_ks_lanes::<true>(lanes, u, v, n, m, &mut ks);
+    } else {
+        run_ks_lanes::<false>(lanes, u, v, n, m, &mut ks);
+    }
+    ks.statistic()
+}
+
+/// Whether a sorted sample looks like it has runs of equal values, from up to 256 neighbouring pairs
+/// spread over it. Only picks the faster merge for the data; both give the same result.
+fn has_ties(sorted: &[f64]) -> bool {
+    let pairs = sorted.len().saturating_sub(1);
+    let stride = (pairs / 256).max(1);
+    (0..pairs)
+        .step_by(stride)
+        .any(|k| sorted[k] == sorted[k + 1])
+}
+
+/// Cuts the pooled sequence at its quantiles into `KS_LANES` lanes. Every value equal to a cut goes to
+/// the later lane, from both samples, so each lane's merge is a contiguous piece of the whole merge.
+fn ks_lanes(u: &[f64], v: &[f64], n: i64, m: i64) -> [KsLane; KS_LANES] {
+    let (nu, mv) = (u.len(), v.len());
+    let mut lanes = [KsLane {
+        i: 0,
+        j: 0,
+        i_end: nu,
+        j_end: mv,
+        d: 0,
+        prev: u[0].min(v[0]),
+    }; KS_LANES];
+    let mut split = f64::NEG_INFINITY;
+    for c in 1..KS_LANES {
+        // Cuts must not decrease, or lanes would overlap.
+        split = split.max(pooled_kth(u, v, c * (nu + mv) / KS_LANES));
+        let (i, j) = (
+            u.partition_point(|&x| x < split),
+            v.partition_point(|&x| x < split),
+        );
+        (lanes[c - 1].i_end, lanes[c - 1].j_end) = (i, j);
+        (lanes[c].i, lanes[c].j) = (i, j);
+        lanes[c].d = i as i64 * m - j as i64 * n;
+        // The last value before the lane; no position before the first value is a run end.
+        lanes[c].prev = match (i, j) {
+            (0, 0) => u[0].min(v[0]),
+            (0, j) => v[j - 1],
+            (i, 0) => u[i - 1],
+            (i, j) => u[i - 1].max(v[j - 1]),
+        };
+    }
+    lanes
+}
+
+/// Runs the lanes' merges in one loop: all of them advance in blocks of steps that cannot exhaust
+/// either side of any lane, so the inner loop needs no end checks. The lanes are copied into named
+/// locals so that their state lives in registers (left in an array, it went through the stack on every
+/// step).
+fn run_ks_lanes<const RUNS: bool>(
+    lanes: [KsLane; KS_LANES],
+    u: &[f64],
+    v: &[f64],
+    n: i64,
+    m: i64,
+    ks: &mut KsExtremes,
+) {
+    let [mut a, mut b, mut c, mut e] = lanes;
+    loop {
+        let steps = a
+            .safe_steps()
+            .min(b.safe_steps())
+            .min(c.safe_steps())
+            .min(e.safe_steps());
+        if steps == 0 {
+            break;
+        }
+        for _ in 0..steps {
+            a.step::<RUNS>(u, v, n, m, ks);
+            b.step::<RUNS>(u, v, n, m, ks);
+            c.step::<RUNS>(u, v, n, m, ks);
+            e.step::<RUNS>(u, v, n, m, ks);
+        }
+    }
+    for lane in [&mut a, &mut b, &mut c, &mut e] {
+        lane.finish::<RUNS>(u, v, n, m, ks);
+    }
 }
 
 /// Largest and smallest scaled CDF difference D = i·m − j·n at the points where the empirical CDFs are
@@ -229,12 +386,23 @@ impl KsExtremes {
         }
     }
 
-    fn merge(&mut self, other: &KsExtremes) {
-        if other.max_d > self.max_d || (other.max_d == self.max_d && other.max_f > self.max_f) {
-            (self.max_d, self.max_f) = (other.max_d, other.max_f);
-        }
-        if other.min_d < self.min_d || (other.min_d == self.min_d && other.min_f < self.min_f) {
-            (self.min_d, self.min_f) = (other.min_d, other.min_f);
+    /// Records the position (i, j) of the merge if it ends a run of equal values: the last value
+    /// consumed, max(u[i − 1], v[j − 1]), is below the next one, min(u[i], v[j]), or nothing follows.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn observe_at(&mut self, d: i64, i: usize, j: usize, u: &[f64], v: &[f64], n: i64, m: i64) {
+        let Some(last) = last_consumed(u, v, i, j) else {
+            return;
+        };
+        let next = match (u.get(i), v.get(j)) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => f64::INFINITY,
+        };
+        if next > last {
+            self.observe(d, i, j, n, m);
         }
     }
 
@@ -246,116 +414,6 @@ impl KsExtremes {
         } else {
             self.max_f
         }
-    }
-}
-
-impl MergeLane {
-    fn new(i: usize, j: usize, prev: f64, d: i64) -> Self {
-        MergeLane {
-            i,
-            j,
-            i_end: i,
-            j_end: j,
-            d,
-            prev,
-            diff: 0.0,
-            sum: CompensatedSum::default(),
-            ks: KsExtremes::new(),
-        }
-    }
-
-    /// Steps that certainly leave both sides non-empty (each step consumes one
-    /// element from one side).
-    #[inline(always)]
-    fn safe_steps(&self) -> usize {
-        (self.i_end - self.i).min(self.j_end - self.j)
-    }
-
-    /// Consume the smaller head (u on ties) and return the term it closes.
-    /// Written without branches on the data: which side advances is
-    /// unpredictable for interleaved samples.
-    #[inline(always)]
-    fn step(&mut self, u: &[f64], v: &[f64], n: i64, m: i64, scale: f64) -> f64 {
-        let (a, b) = (u[self.i], v[self.j]);
-        let take_u = a <= b;
-        let cur = if b < a { b } else { a };
-        // A strictly larger value means the state so far closed a run of equal values: a point where
-        // both CDFs are evaluated. The branch is rarely taken once the running extremes settle.
-        if cur > self.prev && (self.d >= self.ks.max_d || self.d <= self.ks.min_d) {
-            self.ks.observe(self.d, self.i, self.j, n, m);
-        }
-        let term = self.diff * (cur - self.prev);
-        self.i += take_u as usize;
-        self.j += !take_u as usize;
-        self.d += select_unpredictable(take_u, m, -n);
-        self.diff = self.d.abs() as f64 * scale;
-        self.prev = cur;
-        term
-    }
-
-    /// Finish this lane: merge steps while both sides last, then whichever
-    /// side remains.
-    fn finish(&mut self, u: &[f64], v: &[f64], n: i64, m: i64, scale: f64) {
-        while self.safe_steps() > 0 {
-            let term = self.step(u, v, n, m, scale);
-            self.sum.add(term);
-        }
-        // At most one of the two remainders is non-empty.
-        let (nn, mm) = (n, m);
-        self.consume_one_side(&u[self.i..self.i_end], m, scale, (1, 0), (nn, mm));
-        self.consume_one_side(&v[self.j..self.j_end], -n, scale, (0, 1), (nn, mm));
-        self.i = self.i_end;
-        self.j = self.j_end;
-    }
-
-    /// Steps when only one side is left (`delta` is +m for u, −n for v). No
-    /// merge chain remains, so the summation is the bottleneck: four plain
-    /// partial sums per block, folded into the compensated total.
-    /// `step` is (1, 0) when the remainder is of u, (0, 1) when of v; `nm` is (n, m) for the KS floats.
-    fn consume_one_side(
-        &mut self,
-        rest: &[f64],
-        delta: i64,
-        scale: f64,
-        step: (usize, usize),
-        nm: (i64, i64),
-    ) {
-        for block in rest.chunks(MERGE_BLOCK) {
-            let mut parts = [0.0f64; 4];
-            let quads = block.chunks_exact(4);
-            let tail = quads.remainder();
-            for quad in quads {
-                for (part, &cur) in parts.iter_mut().zip(quad) {
-                    *part += self.advance(cur, delta, scale, step, nm);
-                }
-            }
-            for &cur in tail {
-                parts[0] += self.advance(cur, delta, scale, step, nm);
-            }
-            self.sum.add((parts[0] + parts[1]) + (parts[2] + parts[3]));
-        }
-    }
-
-    /// Consume `cur` from the one remaining side and return the term it closes.
-    #[inline(always)]
-    fn advance(
-        &mut self,
-        cur: f64,
-        delta: i64,
-        scale: f64,
-        step: (usize, usize),
-        nm: (i64, i64),
-    ) -> f64 {
-        if cur > self.prev && (self.d >= self.ks.max_d || self.d <= self.ks.min_d) {
-            self.ks.observe(self.d, self.i, self.j, nm.0, nm.1);
-        }
-        let term = self.diff * (cur - self.prev);
-        self.d += delta;
-        self.i += step.0;
-        self.j += step.1;
-        self.diff = self.d.abs() as f64 * scale;
-        self.prev = cur;
-        term
     }
 }
 
@@ -666,13 +724,17 @@ mod tests {
     }
 
     #[test]
-    fn merge_lanes_agree_with_a_single_straightforward_merge() {
-        // The lane split (pooled tertiles, ties, empty lanes, one-sided lanes)
-        // must not change the result: compare with the plain sequential merge.
+    fn quantile_form_agrees_with_a_plain_merge_of_the_cdfs() {
+        // The integral over the quantile grid (equal sizes, unequal sizes, ties, separated samples)
+        // must give scipy's integral over the merged values: compare with the plain sequential merge.
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         for case in 0..600 {
             let n = 1 + rng.below(if case % 10 == 0 { 5000 } else { 60 }) as usize;
-            let m = 1 + rng.below(if case % 10 == 0 { 5000 } else { 60 }) as usize;
+            let m = if case % 3 == 0 {
+                n
+            } else {
+                1 + rng.below(if case % 10 == 0 { 5000 } else { 60 }) as usize
+            };
             let kind = case % 5;
             let draw = |rng: &mut XorShift, shift: f64| match kind {
                 0 => rng.unit() + shift,
@@ -688,8 +750,70 @@ mod tests {
             let slow = merge_by_division(&u, &v).wasserstein;
             assert!(
                 (fast - slow).abs() <= 1e-13 * slow,
-                "case {case} (n={n}, m={m}, kind {kind}): lanes {fast:e} vs merge {slow:e}"
+                "case {case} (n={n}, m={m}, kind {kind}): quantiles {fast:e} vs merge {slow:e}"
             );
+        }
+    }
+
+    #[test]
+    fn both_ks_merges_match_the_plain_statistic_bit_for_bit() {
+        // The merge that checks run ends on every step and the one that checks them only at extremes
+        // must both give scipy's statistic, whatever the ties: within one sample, across the two
+        // samples only (distinct values in each, shared between them), none, or separated samples.
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+        for case in 0..800 {
+            let n = 1 + rng.below(if case % 8 == 0 { 3000 } else { 40 }) as usize;
+            let m = 1 + rng.below(if case % 8 == 0 { 3000 } else { 40 }) as usize;
+            let (u, v) = match case % 4 {
+                0 => {
+                    let levels = 1 + rng.below(12);
+                    let u = sorted((0..n).map(|_| rng.below(levels) as f64).collect());
+                    let v = sorted(
+                        (0..m)
+                            .map(|_| (rng.below(levels) + rng.below(2)) as f64)
+                            .collect(),
+                    );
+                    (u, v)
+                }
+                1 => {
+                    // Distinct values on each side drawn from one small pool: many cross ties.
+                    let pool = (n.max(m) * 2) as u64;
+                    let mut draw = |k: usize| {
+                        let mut x: Vec<f64> = (0..k).map(|_| rng.below(pool) as f64).collect();
+                        x.sort_by(f64::total_cmp);
+                        x.dedup();
+                        x
+                    };
+                    (draw(n), draw(m))
+                }
+                2 => (
+                    sorted((0..n).map(|_| rng.unit()).collect()),
+                    sorted((0..m).map(|_| rng.unit() + 0.1).collect()),
+                ),
+                _ => (
+                    sorted((0..n).map(|_| rng.unit()).collect()),
+                    sorted((0..m).map(|_| rng.unit() + 2.0).collect()),
+                ),
+            };
+            let (n64, m64) = (u.len() as i64, v.len() as i64);
+            let want = crate::stats::ks::statistic(&u, &v);
+            for runs in [false, true] {
+                let mut ks = KsExtremes::new();
+                let lanes = ks_lanes(&u, &v, n64, m64);
+                if runs {
+                    run_ks_lanes::<true>(lanes, &u, &v, n64, m64, &mut ks);
+                } else {
+                    run_ks_lanes::<false>(lanes, &u, &v, n64, m64, &mut ks);
+                }
+                assert_eq!(
+                    ks.statistic().to_bits(),
+                    want.to_bits(),
+                    "case {case} (n={}, m={}, runs={runs}): {} vs {want}",
+                    u.len(),
+                    v.len(),
+                    ks.statistic()
+                );
+            }
         }
     }
 

@@ -49,14 +49,14 @@ pub fn ks_2samp_sorted(reference: &[f64], current: &[f64]) -> KsResult {
             method: KsMethod::Exact,
         };
     }
-    // The fused merge (shared with the Wasserstein distance) is about three times faster than the plain
-    // `statistic` and gives the same bits; the tests hold it to that.
+    // The merge of `merge_statistics` (several lanes, run ends checked only at extremes) is several
+    // times faster than the plain `statistic` and gives the same bits; the tests hold it to that.
     let d = crate::stats::distance::merge_statistics(reference, current).ks_statistic;
     ks_from_statistic(n1, n2, d)
 }
 
 /// The KS test from a statistic already computed (by `statistic` or by
-/// `distance::merge_statistics`, which shares its merge with the Wasserstein distance).
+/// `distance::merge_statistics`, which also gives the Wasserstein distance).
 pub fn ks_from_statistic(n1: usize, n2: usize, d: f64) -> KsResult {
     if n1 == 0 || n2 == 0 || d.is_nan() {
         return KsResult {
