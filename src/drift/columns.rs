@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use crate::stats::quantile::population_std;
+use crate::stats::quantile::{population_std, sum};
 use crate::window::columns::ColumnWindow;
 
 /// The non-missing values of a numeric column, sorted, and how many values were missing.
@@ -12,6 +12,8 @@ pub struct NumericData {
     pub missing: u64,
     #[serde(skip)]
     std: OnceLock<f64>,
+    #[serde(skip)]
+    sum: OnceLock<f64>,
 }
 
 impl NumericData {
@@ -21,7 +23,20 @@ impl NumericData {
             sorted,
             missing,
             std: OnceLock::new(),
+            sum: OnceLock::new(),
         }
+    }
+
+    /// A column whose sum is already known (a window keeps it).
+    pub fn with_sum(sorted: Vec<f64>, missing: u64, sum: f64) -> Self {
+        let data = Self::new(sorted, missing);
+        data.sum.get_or_init(|| sum);
+        data
+    }
+
+    /// Sum of the values, computed once unless given.
+    pub fn sum(&self) -> f64 {
+        *self.sum.get_or_init(|| sum(&self.sorted))
     }
 
     /// Population standard deviation, computed once (a frozen reference is evaluated many times).
@@ -66,7 +81,7 @@ pub struct ColumnSet {
 /// Copies one numeric column of a window (call under the model lock).
 pub fn numeric_of(w: &ColumnWindow, i: usize) -> NumericData {
     let c = w.numeric(i);
-    NumericData::new(c.sorted.to_vec(), c.missing)
+    NumericData::with_sum(c.sorted.to_vec(), c.missing, c.sorted.sum())
 }
 
 /// Copies one categorical column of a window (call under the model lock).

@@ -12,7 +12,7 @@ use crate::stats::distance::{
 };
 use crate::stats::ks::ks_from_statistic;
 use crate::stats::multitest::adjust;
-use crate::stats::quantile::{quantile_sorted, sum};
+use crate::stats::quantile::quantile_sorted;
 
 use super::columns::{CategoricalData, NumericData};
 
@@ -281,8 +281,8 @@ fn numeric_quality(current: &NumericData, reference: Option<&NumericData>) -> Qu
         let above = (s.len() - s.partition_point(|&v| v <= hi)) as u64;
         ratio(below + above, n)
     });
-    // One pass gives both the sum (exported as the summary's `_sum`) and the mean.
-    let total = sum(s);
+    // The sum (exported as the summary's `_sum`) is kept by the window, or computed once.
+    let total = current.sum();
     Quality {
         missing_ratio: ratio(current.missing, current.missing + n),
         out_of_range_ratio: out_of_range,

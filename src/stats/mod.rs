@@ -4,6 +4,7 @@
 
 pub mod chi2;
 pub mod distance;
+pub mod exact_sum;
 pub mod ks;
 pub mod metrics;
 pub mod multitest;

@@ -118,7 +118,8 @@ fn bump(c: &mut BinaryCounts, predicted: bool, actual: bool, add: bool) {
 }
 
 enum State {
-    Binary(BinaryState),
+    /// Boxed: the two sorted score lists make it far larger than the other variants.
+    Binary(Box<BinaryState>),
     Multiclass(Confusion),
     Regression,
 }
@@ -132,7 +133,7 @@ pub struct MetricWindow {
 impl MetricWindow {
     pub fn new(task: Task, n_classes: usize, policy: Policy) -> Self {
         let state = match task {
-            Task::BinaryClassification => State::Binary(BinaryState::default()),
+            Task::BinaryClassification => State::Binary(Box::default()),
             Task::MulticlassClassification => State::Multiclass(Confusion::new(n_classes)),
             Task::Regression => State::Regression,
         };
