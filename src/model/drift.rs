@@ -150,6 +150,13 @@ impl Model {
         let ModelState { windows, .. } = &mut *state;
         let window = &mut windows[w];
         window.expire(now);
+        // A numeric column's pending updates are merged first (on this worker, under the lock for this
+        // column only), so that the copy below is one contiguous memory copy.
+        match source {
+            Source::Numeric(i) => window.predictions.merge_pending(i),
+            Source::Label if window.labels.layout().numeric == 1 => window.labels.merge_pending(0),
+            _ => {}
+        }
         let (cw, index): (&ColumnWindow, usize) = match source {
             Source::Numeric(i) | Source::Categorical(i) => (&window.predictions, i),
             Source::Label => (&window.labels, 0),

@@ -2,16 +2,17 @@
 //!
 //! A `ColumnWindow` holds rows of numeric and categorical values (one row per prediction, or one label
 //! per labelled sample) and keeps, per column, the statistics the drift tests need, updated on every
-//! insert and eviction: numeric columns as a sorted multiset (O(log n) per value), categorical columns as
-//! counts per category id, and missing counts for both. Rows live in a slab so an event costs no
+//! insert and eviction: numeric columns as a sorted multiset that sorts in batches (`LazySorted`:
+//! O(1) per value plus an amortised share of a merge), categorical columns as counts per category id,
+//! and missing counts for both. Rows live in a slab so an event costs no
 //! allocation once the window is warm.
 //!
 //! A window can have a *previous stage*: rows evicted from the window enter a second window of the same
 //! size, which is the moving reference ("the N predictions before the last N", or the time range
 //! [now − 2d, now − d)).
 
+use super::lazy::LazySorted;
 use super::queue::{EvictionQueue, Policy};
-use super::sorted::SortedList;
 
 /// Category id of a missing categorical value.
 pub const MISSING: u32 = u32::MAX;
@@ -25,7 +26,7 @@ pub struct Layout {
 
 #[derive(Debug, Clone, Default)]
 pub struct NumericColumn {
-    pub sorted: SortedList,
+    pub sorted: LazySorted,
     pub missing: u64,
 }
 
@@ -168,6 +169,15 @@ impl ColumnWindow {
         }
     }
 
+    /// Merges the pending updates of numeric column `i` (here and in the previous stage), so that a
+    /// copy reads contiguous sorted values. Called under the model lock before an evaluation copies it.
+    pub fn merge_pending(&mut self, i: usize) {
+        self.numeric[i].sorted.merge();
+        if let Some(prev) = self.previous.as_mut() {
+            prev.merge_pending(i);
+        }
+    }
+
     /// Removes everything (used when a reference is reset).
     pub fn clear(&mut self) {
         let policy = self.queue.policy();
@@ -204,8 +214,7 @@ impl ColumnWindow {
                 if v.is_nan() {
                     col.missing -= 1;
                 } else {
-                    let removed = col.sorted.remove(v);
-                    debug_assert!(removed);
+                    col.sorted.remove(v);
                 }
             }
             for (col, &id) in self.categorical.iter_mut().zip(row_cat) {

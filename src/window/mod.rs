@@ -3,6 +3,7 @@
 //! This module and `stats` are the statistics core: they know nothing of HTTP or Prometheus.
 
 pub mod columns;
+pub mod lazy;
 pub mod metric;
 pub mod queue;
 pub mod sorted;
