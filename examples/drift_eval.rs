@@ -16,6 +16,9 @@
 //!   sidecar runs: copying each column out of the window under the lock, comparing it with the frozen
 //!   reference, the prediction column too, and the window-level decision. On windows this large it
 //!   judges columns on up to `min(available cores, 4)` threads; the output says how many.
+//! - **full after updates**: the same, each run preceded (untimed) by the ingest of 2048 more events,
+//!   so that every window column has the most pending updates it can hold (4096) and the evaluation
+//!   pays for merging them, as it does in service.
 //!
 //! Every timing is the median of `--runs` runs after one untimed warm-up run. The result is one JSON
 //! line on stdout, with the KS statistics and p-values of both paths so the caller can hold them to
@@ -207,14 +210,6 @@ fn full_model(reference: &[Vec<f64>], current: &[Vec<f64>]) -> (Model, f64, f64)
         &Telemetry::new(),
         Clock::new(),
     );
-    // A made-up prediction per row (the mean of the first two features), so the prediction column has
-    // data on both sides, as it would in production. Rust's `{}` prints the shortest string that parses
-    // back to the same f64, so the parsed data equals the files bit for bit.
-    let prediction = |cols: &[Vec<f64>], row: usize| {
-        let k = cols.len().min(2);
-        cols[..k].iter().map(|c| c[row]).sum::<f64>() / k as f64
-    };
-
     let mut csv: String = (0..features).map(|i| format!("f{i},")).collect::<String>();
     csv.push_str("prediction\n");
     for row in 0..n_ref {
@@ -236,8 +231,30 @@ fn full_model(reference: &[Vec<f64>], current: &[Vec<f64>]) -> (Model, f64, f64)
     model.set_reference(frozen).expect("reference accepted");
     let reference_secs = start.elapsed().as_secs_f64();
 
+    let body = ndjson_rows(current, &(0..n_cur).collect::<Vec<_>>());
+    let start = Instant::now();
+    let ingested = ingest(&model, &body, n_cur);
+    let ingest_secs = start.elapsed().as_secs_f64();
+    assert_eq!(ingested, n_cur);
+    (model, reference_secs, ingest_secs)
+}
+
+/// Events ingested between two timed evaluations in `full_evaluation_after_updates_s`.
+const UPDATES_BETWEEN_EVALUATIONS: usize = 2048;
+
+/// The prediction each row gets: the mean of the first two features (so the prediction column has data
+/// on both sides, as it would in production).
+fn prediction(cols: &[Vec<f64>], row: usize) -> f64 {
+    let k = cols.len().min(2);
+    cols[..k].iter().map(|c| c[row]).sum::<f64>() / k as f64
+}
+
+/// The given rows of `current` as an NDJSON prediction body. Rust's `{}` prints the shortest string
+/// that parses back to the same f64, so the parsed data equals the files bit for bit.
+fn ndjson_rows(current: &[Vec<f64>], rows: &[usize]) -> String {
+    let features = current.len();
     let mut body = String::new();
-    for row in 0..n_cur {
+    for &row in rows {
         body.push_str(&format!(
             "{{\"prediction\":{},\"features\":{{",
             prediction(current, row)
@@ -247,16 +264,21 @@ fn full_model(reference: &[Vec<f64>], current: &[Vec<f64>]) -> (Model, f64, f64)
             body.push_str(&format!("\"f{i}\":{}{sep}", column[row]));
         }
     }
+    body
+}
+
+/// Sends an NDJSON body of `events` events through the prediction parser and ingest, as the HTTP API
+/// would. Returns the number of events accepted.
+fn ingest(model: &Model, body: &str, events: usize) -> usize {
     let parser = Parser {
         schema: &model.schema,
         interners: &model.interners,
         limits: Limits {
-            max_events_per_request: n_cur,
+            max_events_per_request: events,
             ..Default::default()
         },
         now_ns: 0,
     };
-    let start = Instant::now();
     let batch = parser
         .predictions(body.as_bytes(), BodyFormat::Ndjson)
         .expect("NDJSON body");
@@ -266,9 +288,8 @@ fn full_model(reference: &[Vec<f64>], current: &[Vec<f64>]) -> (Model, f64, f64)
         batch.errors
     );
     let ingested = model.ingest_predictions(batch);
-    let ingest_secs = start.elapsed().as_secs_f64();
-    assert_eq!((ingested.accepted, ingested.rejected), (n_cur, 0));
-    (model, reference_secs, ingest_secs)
+    assert_eq!(ingested.rejected, 0);
+    ingested.accepted
 }
 
 fn main() {
@@ -286,6 +307,22 @@ fn main() {
 
     let (model, reference_secs, ingest_secs) = full_model(&reference, &current);
     let full = time_runs(runs, || (), |()| model.evaluate_drift());
+    // In service, events keep arriving between evaluations, and a window column merges the values that
+    // came and went since the last merge when an evaluation copies it. The most it can have pending is
+    // 4096 updates (2048 events on a full count window), so each run here is preceded, untimed, by the
+    // ingest of 2048 more rows of the current sample.
+    let mut next_row = 0;
+    let full_after_updates = time_runs(
+        runs,
+        || {
+            let rows: Vec<usize> = (0..UPDATES_BETWEEN_EVALUATIONS)
+                .map(|k| (next_row + k) % current[0].len())
+                .collect();
+            next_row += UPDATES_BETWEEN_EVALUATIONS;
+            ingest(&model, &ndjson_rows(&current, &rows), rows.len());
+        },
+        |()| model.evaluate_drift(),
+    );
     let report = model.evaluate_drift();
     let window = &report.windows[0];
     let full_ks: Vec<(f64, f64)> = (0..args.features)
@@ -325,6 +362,9 @@ fn main() {
         "core_with_sort_runs_s": with_sort,
         "core_without_sort_runs_s": without_sort,
         "full_evaluation_runs_s": full,
+        "updates_between_evaluations": UPDATES_BETWEEN_EVALUATIONS,
+        "full_evaluation_after_updates_s": median(full_after_updates.clone()),
+        "full_evaluation_after_updates_runs_s": full_after_updates,
         "full_columns_evaluated": window.columns.iter().filter(|c| c.detected.is_some()).count(),
         "full_drift_share": window.drift_share,
         "reference_parse_s": reference_secs,

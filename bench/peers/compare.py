@@ -298,6 +298,13 @@ def main() -> int:
             min(mw["full_evaluation_runs_s"]),
         ),
     ]
+    rows.append(
+        (
+            f"  same, {mw['updates_between_evaluations']} new events merged first ({threads(mw['full_threads'])})",
+            mw["full_evaluation_after_updates_s"],
+            min(mw["full_evaluation_after_updates_runs_s"]),
+        )
+    )
     if mw1 is not None:
         rows.append(
             (
@@ -328,6 +335,10 @@ def main() -> int:
 
     sp_med = statistics.median(sp_times)
     print(f"\nscipy / modelwatch full ({threads(mw['full_threads'])}): {sp_med / base:.0f}x")
+    print(
+        f"scipy / modelwatch full after {mw['updates_between_evaluations']} new events "
+        f"({threads(mw['full_threads'])}): {sp_med / mw['full_evaluation_after_updates_s']:.0f}x"
+    )
     if mw1 is not None:
         print(f"scipy / modelwatch full (1 thread):  {sp_med / mw1['full_evaluation_s']:.0f}x")
     print(f"scipy / modelwatch statistics + sort (1 thread): {sp_med / mw['core_with_sort_s']:.0f}x")
