@@ -9,8 +9,14 @@
 //! a reader wants the column in order. A write therefore costs O(1) plus an amortised share of the
 //! merge, and the sorted values stay in one contiguous vector, which an evaluation copies in one go.
 //!
+//! A merge is linear in the column, so on a very long column (a time window can hold millions of
+//! values) the share of a merge per write would grow with the column. Past `FLAT_MAX` values the column
+//! therefore turns into a chunked [`SortedList`] (O(log n) per write, whatever the length), and back
+//! into the flat form when it shrinks below a quarter of that.
+//!
 //! Values must not be NaN. `-0.0` is stored as `0.0`, so equal values always compare equal.
 
+use super::sorted::SortedList;
 use crate::stats::exact_sum::ExactSum;
 
 /// Pending updates below which a column is never merged (a merge of a tiny column costs little, but so
@@ -19,17 +25,38 @@ const MIN_PENDING: usize = 64;
 /// Pending updates above which a column is always merged, however long it is: this bounds the memory
 /// of the pending lists and the time one merge holds the model lock.
 const MAX_PENDING: usize = 4096;
+/// Longest column kept flat: there a merge costs about 80 ns per pending update (a linear pass over
+/// 32 values per update), about what an O(log n) insert into a chunked list costs. It holds a 100k
+/// count window, whose evaluation copies then read one contiguous vector.
+const FLAT_MAX: usize = 131_072;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LazySorted {
-    /// Values merged so far, ascending.
+    /// Values merged so far, ascending (flat form).
     sorted: Vec<f64>,
-    /// Values inserted since the last merge, in arrival order.
+    /// Values inserted since the last merge, in arrival order (flat form).
     added: Vec<f64>,
     /// Values removed since the last merge, in arrival order. Each is in `sorted` or `added`.
     removed: Vec<f64>,
-    /// Exact sum of the values (sorted + added − removed).
+    /// Exact sum of the values (sorted + added − removed), in the flat form.
     sum: ExactSum,
+    /// The long form: every value, kept sorted on every write (it keeps its own sum).
+    chunked: Option<SortedList>,
+    /// Length past which the column turns chunked (`FLAT_MAX`, smaller in tests).
+    flat_max: usize,
+}
+
+impl Default for LazySorted {
+    fn default() -> Self {
+        LazySorted {
+            sorted: Vec::new(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            sum: ExactSum::default(),
+            chunked: None,
+            flat_max: FLAT_MAX,
+        }
+    }
 }
 
 #[inline]
@@ -44,7 +71,10 @@ impl LazySorted {
     }
 
     pub fn len(&self) -> usize {
-        self.sorted.len() + self.added.len() - self.removed.len()
+        match &self.chunked {
+            Some(list) => list.len(),
+            None => self.sorted.len() + self.added.len() - self.removed.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -54,6 +84,10 @@ impl LazySorted {
     pub fn insert(&mut self, x: f64) {
         debug_assert!(!x.is_nan(), "NaN must never enter a sorted column");
         let x = normalise(x);
+        if let Some(list) = self.chunked.as_mut() {
+            list.insert(x);
+            return;
+        }
         self.added.push(x);
         self.sum.add(x);
         self.merge_if_due();
@@ -63,6 +97,20 @@ impl LazySorted {
     /// values it inserted).
     pub fn remove(&mut self, x: f64) {
         let x = normalise(x);
+        if let Some(list) = self.chunked.as_mut() {
+            let removed = list.remove(x);
+            debug_assert!(removed, "removed a value that was never inserted");
+            if list.len() < self.flat_max / 4 {
+                let values = list.to_vec();
+                self.chunked = None;
+                self.sum.clear();
+                for &v in &values {
+                    self.sum.add(v);
+                }
+                self.sorted = values;
+            }
+            return;
+        }
         self.removed.push(x);
         self.sum.remove(x);
         self.merge_if_due();
@@ -70,7 +118,10 @@ impl LazySorted {
 
     /// The sum of the values, exact to within one rounding, in O(1).
     pub fn sum(&self) -> f64 {
-        self.sum.value()
+        match &self.chunked {
+            Some(list) => list.sum(),
+            None => self.sum.value(),
+        }
     }
 
     #[inline]
@@ -90,14 +141,24 @@ impl LazySorted {
         self.removed.sort_unstable_by(f64::total_cmp);
         let mut merged = Vec::with_capacity(self.len());
         merge_into(&self.sorted, &self.added, &self.removed, &mut merged);
-        self.sorted = merged;
         self.added.clear();
         self.removed.clear();
+        if merged.len() > self.flat_max {
+            self.chunked = Some(SortedList::from_sorted(&merged));
+            self.sorted = Vec::new();
+            self.sum.clear();
+        } else {
+            self.sorted = merged;
+        }
     }
 
     /// Appends all values, ascending, to `out`. Pending updates are merged on the way without changing
     /// the column (call `merge` first when the column is writable, so the work is done once).
     pub fn copy_into(&self, out: &mut Vec<f64>) {
+        if let Some(list) = &self.chunked {
+            list.copy_into(out);
+            return;
+        }
         out.reserve(self.len());
         if self.added.is_empty() && self.removed.is_empty() {
             out.extend_from_slice(&self.sorted);
@@ -119,6 +180,7 @@ impl LazySorted {
     /// Heap bytes in use, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         (self.sorted.capacity() + self.added.capacity() + self.removed.capacity()) * 8
+            + self.chunked.as_ref().map_or(0, SortedList::heap_bytes)
     }
 }
 
@@ -190,12 +252,29 @@ mod tests {
     fn sliding_windows_of_every_size_match_a_sorted_vec() {
         // A window of `width` values slides over a stream with many ties; the column must always hold
         // exactly the values inside, before and after merges, read with and without merging first.
+        // With a small `flat_max`, the longer windows turn chunked as they fill.
         let mut rng = Lcg(11);
-        for width in [1, 2, 5, 63, 64, 65, 300, 1000, 5000, 20_000] {
+        for (width, flat_max) in [
+            (1, FLAT_MAX),
+            (2, FLAT_MAX),
+            (5, FLAT_MAX),
+            (63, FLAT_MAX),
+            (64, FLAT_MAX),
+            (65, FLAT_MAX),
+            (300, FLAT_MAX),
+            (1000, FLAT_MAX),
+            (5000, FLAT_MAX),
+            (20_000, FLAT_MAX),
+            (1000, 400),
+            (5000, 400),
+        ] {
             let stream: Vec<f64> = (0..width * 3 + 500)
                 .map(|_| (rng.next() % 200) as f64 - 100.0)
                 .collect();
-            let mut list = LazySorted::new();
+            let mut list = LazySorted {
+                flat_max,
+                ..LazySorted::new()
+            };
             for (k, &v) in stream.iter().enumerate() {
                 list.insert(v);
                 if k >= width {
@@ -213,7 +292,36 @@ mod tests {
                 let pending = list.added.len() + list.removed.len();
                 assert!(pending < MAX_PENDING.max(MIN_PENDING));
             }
+            assert_eq!(list.chunked.is_some(), width > flat_max, "width {width}");
         }
+    }
+
+    #[test]
+    fn a_column_turns_chunked_when_long_and_flat_again_when_short() {
+        let mut list = LazySorted {
+            flat_max: 1000,
+            ..LazySorted::new()
+        };
+        let values: Vec<f64> = (0..3000)
+            .map(|k| ((k * 7919) % 3001) as f64 * 0.5)
+            .collect();
+        for &v in &values {
+            list.insert(v);
+        }
+        assert!(list.chunked.is_some());
+        check(&list, &values);
+        // Shrinking below a quarter of `flat_max` goes back to the flat form, sum included.
+        for &v in &values[..2800] {
+            list.remove(v);
+        }
+        assert!(list.chunked.is_none());
+        check(&list, &values[2800..]);
+        list.insert(-1.5);
+        let mut rest = values[2800..].to_vec();
+        rest.push(-1.5);
+        check(&list, &rest);
+        list.merge();
+        check(&list, &rest);
     }
 
     #[test]
