@@ -21,5 +21,7 @@ pub mod state;
 pub mod stats;
 pub mod status;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod value;
 pub mod window;

@@ -606,6 +606,7 @@ fn totals(reference_counts: &[u64], current_counts: &[u64]) -> Option<(f64, f64)
 mod tests {
     use super::super::quantile::population_std;
     use super::*;
+    use crate::testing::XorShift;
     use serde_json::Value;
 
     const FIXTURES: &str = include_str!(concat!(
@@ -700,26 +701,6 @@ mod tests {
             let want_normed = num(&case["normed"]);
             let got_normed = wasserstein_normed(wasserstein_sorted(&u, &v), population_std(&u));
             assert_rel(got_normed, want_normed, 1e-12, name);
-        }
-    }
-
-    /// Deterministic xorshift64* generator for property tests.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, k: u64) -> u64 {
-            self.next() % k
-        }
-
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
         }
     }
 

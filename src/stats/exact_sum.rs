@@ -180,25 +180,14 @@ fn scale(k: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::XorShift;
 
-    /// Deterministic xorshift64* generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        /// A finite double with a random sign, mantissa and exponent in [-e, e].
-        fn wide(&mut self, e: i32) -> f64 {
-            let m = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-            let p = (self.next() % (2 * e as u64 + 1)) as i32 - e;
-            let s = if self.next() & 1 == 0 { 1.0 } else { -1.0 };
-            s * m * 2f64.powi(p)
-        }
+    /// A finite double with a random sign, mantissa and exponent in [-e, e].
+    fn wide(rng: &mut XorShift, e: i32) -> f64 {
+        let m = rng.unit();
+        let p = rng.below(2 * e as u64 + 1) as i32 - e;
+        let s = if rng.next() & 1 == 0 { 1.0 } else { -1.0 };
+        s * m * 2f64.powi(p)
     }
 
     fn sum_of(values: &[f64]) -> f64 {
@@ -237,13 +226,13 @@ mod tests {
     fn removing_values_gives_back_the_exact_sum_of_the_rest() {
         // A sliding window over values of every magnitude: after each step the accumulator must equal
         // a fresh exact sum of the values inside, bit for bit, however many updates came before.
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         let values: Vec<f64> = (0..20_000)
             .map(|i| match i % 4 {
-                0 => rng.wide(1000),
-                1 => rng.wide(30),
+                0 => wide(&mut rng, 1000),
+                1 => wide(&mut rng, 30),
                 2 => (rng.next() % 1000) as f64 - 500.0,
-                _ => rng.wide(1070),
+                _ => wide(&mut rng, 1070),
             })
             .collect();
         let width = 700;
@@ -273,7 +262,7 @@ mod tests {
     fn agrees_with_a_correctly_rounded_reference() {
         // With values on a common grid the exact sum fits an i128, whose rounding to f64 is correct;
         // the accumulator may differ from it by at most one unit in the last place.
-        let mut rng = Rng(42);
+        let mut rng = XorShift(42);
         for case in 0..200 {
             let n = 1 + (rng.next() % 3000) as usize;
             let ints: Vec<i64> = (0..n)

@@ -222,18 +222,7 @@ fn merge_into(sorted: &[f64], added: &[f64], removed: &[f64], out: &mut Vec<f64>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-    }
+    use crate::testing::Lcg;
 
     fn check(list: &LazySorted, model: &[f64]) {
         let mut want = model.to_vec();

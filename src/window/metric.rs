@@ -380,17 +380,7 @@ impl MetricInputs {
 mod tests {
     use super::*;
     use crate::stats::metrics::mann_whitney_u2_sorted;
-
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-    }
+    use crate::testing::Lcg;
 
     #[test]
     fn incremental_u2_matches_a_recount_as_the_window_slides() {

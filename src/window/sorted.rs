@@ -316,18 +316,7 @@ impl SortedList {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A tiny deterministic generator so the tests need no extra crate.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-    }
+    use crate::testing::Lcg;
 
     fn check_against(list: &SortedList, model: &[f64]) {
         let mut sorted = model.to_vec();
