@@ -92,8 +92,8 @@ pub fn merge_statistics(u: &[f64], v: &[f64]) -> MergeStatistics {
 }
 
 /// Terms summed plainly before they are folded into a compensated total (≤ this many non-negative
-/// terms: relative error < MERGE_BLOCK·eps per block).
-const MERGE_BLOCK: usize = 64;
+/// terms: relative error < SUM_BLOCK·eps per block).
+const SUM_BLOCK: usize = 64;
 
 /// W₁ from the quantile functions. On (i/n, (i+1)/n] the quantile function of `u` is u[i], and on
 /// (j/m, (j+1)/m] that of `v` is v[j]; in units of 1/(n·m) the steps are at i·m and j·n, exact integers.
@@ -104,7 +104,7 @@ fn wasserstein_by_quantiles(u: &[f64], v: &[f64]) -> f64 {
     let mut total = CompensatedSum::default();
     if n == m {
         // The two grids coincide: one piece per index.
-        for (bu, bv) in u.chunks(MERGE_BLOCK).zip(v.chunks(MERGE_BLOCK)) {
+        for (bu, bv) in u.chunks(SUM_BLOCK).zip(v.chunks(SUM_BLOCK)) {
             // Four partial sums, so that the additions are not one serial chain.
             let mut parts = [0.0f64; 4];
             let (qu, qv) = (bu.chunks_exact(4), bv.chunks_exact(4));
@@ -128,9 +128,9 @@ fn wasserstein_by_quantiles(u: &[f64], v: &[f64]) -> f64 {
     let (mut next_u, mut next_v, mut p) = (mi, ni, 0i64);
     // Every step advances p by at least 1 and at most min(n, m): in a block of `safe` steps p stays
     // below `end`, so a < n and b < m throughout and the loop needs no end checks.
-    let widest = mi.min(ni);
+    let longest_step = mi.min(ni);
     while p < end {
-        let safe = (((end - p) / widest) as usize).clamp(1, MERGE_BLOCK);
+        let safe = (((end - p) / longest_step) as usize).clamp(1, SUM_BLOCK);
         let mut part = 0.0f64;
         for _ in 0..safe {
             let e = next_u.min(next_v);

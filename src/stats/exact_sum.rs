@@ -104,11 +104,7 @@ impl ExactSum {
     /// Moves each limb's bits above 32 into the next limb, leaving limbs 0..LIMBS−1 in [0, 2³²) and the
     /// sign in the last one.
     fn propagate(&mut self) {
-        for k in 0..LIMBS - 1 {
-            let carry = self.limbs[k] >> 32;
-            self.limbs[k] -= carry << 32;
-            self.limbs[k + 1] += carry;
-        }
+        carry(&mut self.limbs);
         self.pending = 0;
     }
 
@@ -156,7 +152,7 @@ impl ExactSum {
     }
 }
 
-/// Carry propagation on a copy of the limbs (see `ExactSum::propagate`).
+/// Moves each limb's bits above 32 into the next limb.
 fn carry(limbs: &mut [i64; LIMBS]) {
     for k in 0..LIMBS - 1 {
         let c = limbs[k] >> 32;

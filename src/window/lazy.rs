@@ -16,7 +16,7 @@
 //!
 //! Values must not be NaN. `-0.0` is stored as `0.0`, so equal values always compare equal.
 
-use super::sorted::SortedList;
+use super::sorted::{SortedList, normalise};
 use crate::stats::exact_sum::ExactSum;
 
 /// Pending updates below which a column is never merged (a merge of a tiny column costs little, but so
@@ -38,9 +38,9 @@ pub struct LazySorted {
     added: Vec<f64>,
     /// Values removed since the last merge, in arrival order. Each is in `sorted` or `added`.
     removed: Vec<f64>,
-    /// Exact sum of the values (sorted + added − removed), in the flat form.
+    /// Exact sum of the values, in either form.
     sum: ExactSum,
-    /// The long form: every value, kept sorted on every write (it keeps its own sum).
+    /// The long form: every value, kept sorted on every write.
     chunked: Option<SortedList>,
     /// Length past which the column turns chunked (`FLAT_MAX`, smaller in tests).
     flat_max: usize,
@@ -57,12 +57,6 @@ impl Default for LazySorted {
             flat_max: FLAT_MAX,
         }
     }
-}
-
-#[inline]
-fn normalise(x: f64) -> f64 {
-    // Adding +0.0 turns -0.0 into +0.0 and leaves every other value unchanged.
-    x + 0.0
 }
 
 impl LazySorted {
@@ -84,12 +78,12 @@ impl LazySorted {
     pub fn insert(&mut self, x: f64) {
         debug_assert!(!x.is_nan(), "NaN must never enter a sorted column");
         let x = normalise(x);
+        self.sum.add(x);
         if let Some(list) = self.chunked.as_mut() {
             list.insert(x);
             return;
         }
         self.added.push(x);
-        self.sum.add(x);
         self.merge_if_due();
     }
 
@@ -97,31 +91,23 @@ impl LazySorted {
     /// values it inserted).
     pub fn remove(&mut self, x: f64) {
         let x = normalise(x);
+        self.sum.remove(x);
         if let Some(list) = self.chunked.as_mut() {
             let removed = list.remove(x);
             debug_assert!(removed, "removed a value that was never inserted");
             if list.len() < self.flat_max / 4 {
-                let values = list.to_vec();
+                self.sorted = list.to_vec();
                 self.chunked = None;
-                self.sum.clear();
-                for &v in &values {
-                    self.sum.add(v);
-                }
-                self.sorted = values;
             }
             return;
         }
         self.removed.push(x);
-        self.sum.remove(x);
         self.merge_if_due();
     }
 
     /// The sum of the values, exact to within one rounding, in O(1).
     pub fn sum(&self) -> f64 {
-        match &self.chunked {
-            Some(list) => list.sum(),
-            None => self.sum.value(),
-        }
+        self.sum.value()
     }
 
     #[inline]
@@ -146,7 +132,6 @@ impl LazySorted {
         if merged.len() > self.flat_max {
             self.chunked = Some(SortedList::from_sorted(&merged));
             self.sorted = Vec::new();
-            self.sum.clear();
         } else {
             self.sorted = merged;
         }

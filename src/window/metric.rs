@@ -118,8 +118,7 @@ fn bump(c: &mut BinaryCounts, predicted: bool, actual: bool, add: bool) {
 }
 
 enum State {
-    /// Boxed: the two sorted score lists make it far larger than the other variants.
-    Binary(Box<BinaryState>),
+    Binary(BinaryState),
     Multiclass(Confusion),
     Regression,
 }
@@ -133,7 +132,7 @@ pub struct MetricWindow {
 impl MetricWindow {
     pub fn new(task: Task, n_classes: usize, policy: Policy) -> Self {
         let state = match task {
-            Task::BinaryClassification => State::Binary(Box::default()),
+            Task::BinaryClassification => State::Binary(BinaryState::default()),
             Task::MulticlassClassification => State::Multiclass(Confusion::new(n_classes)),
             Task::Regression => State::Regression,
         };

@@ -22,8 +22,6 @@
 /// case), and the chunk index is binary-searched, so many chunks cost little.
 const LOAD: usize = 64;
 
-use crate::stats::exact_sum::ExactSum;
-
 #[derive(Debug, Clone, Default)]
 pub struct SortedList {
     chunks: Vec<Vec<f64>>,
@@ -34,12 +32,10 @@ pub struct SortedList {
     ranked: bool,
     /// Fenwick tree (1-based) of the chunk lengths, when `ranked`.
     tree: Vec<usize>,
-    /// The exact sum of the values, so that an evaluation need not add them up again.
-    sum: ExactSum,
 }
 
 #[inline]
-fn normalise(x: f64) -> f64 {
+pub(super) fn normalise(x: f64) -> f64 {
     // Adding +0.0 turns -0.0 into +0.0 and leaves every other value unchanged.
     x + 0.0
 }
@@ -76,9 +72,6 @@ impl SortedList {
             list.chunks.push(chunk.to_vec());
         }
         list.len = values.len();
-        for &v in values {
-            list.sum.add(v);
-        }
         list.rebuild_tree();
         list
     }
@@ -148,7 +141,6 @@ impl SortedList {
         self.chunks.clear();
         self.maxes.clear();
         self.tree.clear();
-        self.sum.clear();
         self.len = 0;
     }
 
@@ -163,7 +155,6 @@ impl SortedList {
         debug_assert!(!x.is_nan(), "NaN must never enter a sorted list");
         let x = normalise(x);
         self.len += 1;
-        self.sum.add(x);
         if self.chunks.is_empty() {
             self.chunks.push(Vec::with_capacity(2 * LOAD));
             self.chunks[0].push(x);
@@ -206,7 +197,6 @@ impl SortedList {
         }
         chunk.remove(pos);
         self.len -= 1;
-        self.sum.remove(x);
         if chunk.is_empty() {
             self.chunks.remove(ci);
             self.maxes.remove(ci);
@@ -293,11 +283,6 @@ impl SortedList {
         }
     }
 
-    /// The sum of the values, exact to within one rounding, in O(1).
-    pub fn sum(&self) -> f64 {
-        self.sum.value()
-    }
-
     pub fn to_vec(&self) -> Vec<f64> {
         let mut v = Vec::with_capacity(self.len);
         self.copy_into(&mut v);
@@ -340,12 +325,6 @@ mod tests {
             assert!(!chunk.is_empty());
             assert_eq!(list.maxes[ci], *chunk.last().unwrap());
         }
-        // The running sum equals a compensated sum of the values afresh (both within one rounding of
-        // the exact sum; these values are integers and halves, so both are exact).
-        assert_eq!(
-            list.sum().to_bits(),
-            crate::stats::quantile::sum(&sorted).to_bits()
-        );
     }
 
     #[test]
