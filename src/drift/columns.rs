@@ -2,8 +2,9 @@
 
 use std::sync::OnceLock;
 
+use crate::stats::exact_sum::ExactSum;
 use crate::stats::quantile::{population_std, sum};
-use crate::window::columns::ColumnWindow;
+use crate::window::columns::{ColumnWindow, NumericCopy};
 
 /// The non-missing values of a numeric column, sorted, and how many values were missing.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -78,10 +79,35 @@ pub struct ColumnSet {
     pub categorical: Vec<CategoricalData>,
 }
 
+/// A window's copy of a numeric column, sorted if it was not. Sorting here rather than in the window
+/// lets the caller copy under the model lock and sort after releasing it.
+impl From<NumericCopy> for NumericData {
+    fn from(copy: NumericCopy) -> Self {
+        match copy {
+            NumericCopy::Sorted {
+                values,
+                missing,
+                sum,
+            } => NumericData::with_sum(values, missing, sum),
+            NumericCopy::Unsorted {
+                mut values,
+                missing,
+            } => {
+                values.sort_unstable_by(f64::total_cmp);
+                // The same exact sum a sorted column keeps, so both forms give identical results.
+                let mut total = ExactSum::new();
+                for &v in &values {
+                    total.add(v);
+                }
+                NumericData::with_sum(values, missing, total.value())
+            }
+        }
+    }
+}
+
 /// Copies one numeric column of a window (call under the model lock).
 pub fn numeric_of(w: &ColumnWindow, i: usize) -> NumericData {
-    let c = w.numeric(i);
-    NumericData::with_sum(c.sorted.to_vec(), c.missing, c.sorted.sum())
+    w.numeric_copy(i).into()
 }
 
 /// Copies one categorical column of a window (call under the model lock).

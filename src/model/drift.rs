@@ -11,10 +11,10 @@ use std::time::Instant;
 use super::{Model, ModelState, ReferenceState};
 use crate::config::{FeatureKind, Task};
 use crate::drift::DriftReport;
-use crate::drift::columns::{ColumnSet, categorical_of, numeric_of};
+use crate::drift::columns::{CategoricalData, ColumnSet, categorical_of};
 use crate::drift::evaluate::{ColumnData, ColumnSpec, Role, compare, decide};
 use crate::model::schema::Slot;
-use crate::window::columns::ColumnWindow;
+use crate::window::columns::{ColumnWindow, NumericCopy};
 
 /// Where a column's values live.
 #[derive(Debug, Clone, Copy)]
@@ -81,10 +81,10 @@ impl Model {
                     None => {
                         let state = self.state.lock();
                         state.windows.iter().any(|w| {
-                            !w.predictions.numeric(n).sorted.is_empty()
+                            w.predictions.has_numeric_values(n)
                                 || w.predictions
                                     .previous()
-                                    .is_some_and(|p| !p.numeric(n).sorted.is_empty())
+                                    .is_some_and(|p| p.has_numeric_values(n))
                         })
                     }
                 };
@@ -145,40 +145,58 @@ impl Model {
 
     /// Copies one column of window `w` (and of its previous stage for a moving reference).
     fn copy_column<'a>(&self, w: usize, source: Source, moving: bool) -> ColumnData<'a> {
-        let mut state = self.state.lock();
-        let now = self.clock.now_ns();
-        let ModelState { windows, .. } = &mut *state;
-        let window = &mut windows[w];
-        window.expire(now);
-        // A numeric column's pending updates are merged first (on this worker, under the lock for this
-        // column only), so that the copy below is one contiguous memory copy.
-        match source {
-            Source::Numeric(i) => window.predictions.merge_pending(i),
-            Source::Label if window.labels.layout().numeric == 1 => window.labels.merge_pending(0),
-            _ => {}
+        // Copies are taken under the lock; gathered numeric columns are sorted after it is released.
+        enum Copied {
+            Numeric(NumericCopy, Option<NumericCopy>),
+            Categorical(CategoricalData, Option<CategoricalData>),
         }
-        let (cw, index): (&ColumnWindow, usize) = match source {
-            Source::Numeric(i) | Source::Categorical(i) => (&window.predictions, i),
-            Source::Label => (&window.labels, 0),
-        };
-        let previous = if moving { cw.previous() } else { None };
-        let numeric = match source {
-            Source::Numeric(_) => true,
-            Source::Categorical(_) => false,
-            Source::Label => cw.layout().numeric == 1,
-        };
-
-        if numeric {
-            ColumnData::Numeric {
-                current: numeric_of(cw, index),
-                reference: previous.map(|p| Cow::Owned(numeric_of(p, index))),
+        let copied = {
+            let mut state = self.state.lock();
+            let now = self.clock.now_ns();
+            let ModelState { windows, .. } = &mut *state;
+            let window = &mut windows[w];
+            window.expire(now);
+            // A sorted numeric column's pending updates are merged first (on this worker, under the
+            // lock for this column only), so that the copy below is one contiguous memory copy.
+            match source {
+                Source::Numeric(i) => window.predictions.merge_pending(i),
+                Source::Label if window.labels.layout().numeric == 1 => {
+                    window.labels.merge_pending(0)
+                }
+                _ => {}
             }
-        } else {
-            ColumnData::Categorical {
-                current: categorical_of(cw, index),
-                reference: previous.map(|p| Cow::Owned(categorical_of(p, index))),
+            let (cw, index): (&ColumnWindow, usize) = match source {
+                Source::Numeric(i) | Source::Categorical(i) => (&window.predictions, i),
+                Source::Label => (&window.labels, 0),
+            };
+            let previous = if moving { cw.previous() } else { None };
+            let numeric = match source {
+                Source::Numeric(_) => true,
+                Source::Categorical(_) => false,
+                Source::Label => cw.layout().numeric == 1,
+            };
+            if numeric {
+                Copied::Numeric(
+                    cw.numeric_copy(index),
+                    previous.map(|p| p.numeric_copy(index)),
+                )
+            } else {
+                Copied::Categorical(
+                    categorical_of(cw, index),
+                    previous.map(|p| categorical_of(p, index)),
+                )
+            }
+        };
+        match copied {
+            Copied::Numeric(current, reference) => ColumnData::Numeric {
+                current: current.into(),
+                reference: reference.map(|r| Cow::Owned(r.into())),
+            },
+            Copied::Categorical(current, reference) => ColumnData::Categorical {
+                current,
+                reference: reference.map(Cow::Owned),
                 names: Vec::new(),
-            }
+            },
         }
     }
 

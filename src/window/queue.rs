@@ -37,6 +37,14 @@ impl Policy {
 
     /// The policy of the stage just before this one, which a moving reference reads: the same number of
     /// items for a count window; for a time window, items older than `duration` but younger than twice it.
+    /// The most items a queue of this policy can hold.
+    pub fn capacity(self) -> usize {
+        match self {
+            Policy::Count(n) => n,
+            Policy::Time { max, .. } => max,
+        }
+    }
+
     pub fn previous_stage(self) -> Policy {
         match self {
             Policy::Count(n) => Policy::Count(n),
