@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -37,22 +37,23 @@ impl BodyFormat {
         let Some(ct) = content_type else {
             return Ok(BodyFormat::Json);
         };
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "application/json" | "text/json" => Ok(BodyFormat::Json),
-            "application/x-ndjson"
-            | "application/ndjson"
-            | "application/jsonl"
-            | "application/x-jsonlines"
-            | "application/jsonlines" => Ok(BodyFormat::Ndjson),
-            _ => Err(Error::UnsupportedMediaType(format!(
-                "unsupported content type {essence:?}; send application/json or application/x-ndjson"
-            ))),
+        // Media types are case-insensitive; compare without allocating a lowercase copy.
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        let is = |name: &str| essence.eq_ignore_ascii_case(name);
+        if is("application/json") || is("text/json") {
+            Ok(BodyFormat::Json)
+        } else if is("application/x-ndjson")
+            || is("application/ndjson")
+            || is("application/jsonl")
+            || is("application/x-jsonlines")
+            || is("application/jsonlines")
+        {
+            Ok(BodyFormat::Ndjson)
+        } else {
+            Err(Error::UnsupportedMediaType(format!(
+                "unsupported content type {:?}; send application/json or application/x-ndjson",
+                essence.to_ascii_lowercase()
+            )))
         }
     }
 }
@@ -200,6 +201,8 @@ struct RawPrediction<'a> {
 /// into the sink's row.
 struct EventVisitor<'x, 'p, 's, 'b> {
     sink: &'x mut FeatureSink<'p, 's, 'b>,
+    /// Whether numeric features are parsed in place (see `FeatureVisitor`).
+    direct: bool,
 }
 
 impl<'de> Visitor<'de> for EventVisitor<'_, '_, '_, '_> {
@@ -226,7 +229,10 @@ impl<'de> Visitor<'de> for EventVisitor<'_, '_, '_, '_> {
                     if std::mem::replace(&mut features_seen, true) {
                         return Err(de::Error::custom("duplicate field `features`"));
                     }
-                    map.next_value_seed(FeatureVisitor(&mut *self.sink))?;
+                    map.next_value_seed(FeatureVisitor {
+                        sink: &mut *self.sink,
+                        direct: self.direct,
+                    })?;
                     continue;
                 }
                 // Unknown fields are ignored: clients may send metadata of their own.
@@ -523,18 +529,39 @@ impl<'s> Parser<'s> {
         batch.num.resize(num_start + layout.numeric, f64::NAN);
         batch.cat.resize(cat_start + layout.categorical, MISSING);
         let viol_start = batch.violations.len();
-        let mut sink = FeatureSink {
-            parser: self,
-            num: &mut batch.num[num_start..num_start + layout.numeric],
-            cat: &mut batch.cat[cat_start..cat_start + layout.categorical],
-            violations: &mut batch.violations,
-            seen: 0,
-            unknown: false,
-            failure: None,
-        };
-        let mut de = serde_json::Deserializer::from_str(raw.text()?);
-        let parsed = de::Deserializer::deserialize_map(&mut de, EventVisitor { sink: &mut sink })
+        let text = raw.text()?;
+        // Numeric features are first parsed in place. serde_json rejects a number beyond the range of
+        // f64 (1e400) that the captured path records as a non-finite value, so an event that fails to
+        // parse this way is read again with every value captured first: that path decides every
+        // error and violation, and the fast one only ever agrees with it.
+        let mut direct = true;
+        let (parsed, mut sink) = loop {
+            let mut sink = FeatureSink {
+                parser: self,
+                num: &mut batch.num[num_start..num_start + layout.numeric],
+                cat: &mut batch.cat[cat_start..cat_start + layout.categorical],
+                violations: &mut batch.violations,
+                seen: 0,
+                unknown: false,
+                failure: None,
+            };
+            let mut de = serde_json::Deserializer::from_str(text);
+            let parsed = de::Deserializer::deserialize_map(
+                &mut de,
+                EventVisitor {
+                    sink: &mut sink,
+                    direct,
+                },
+            )
             .and_then(|ev| de.end().map(|()| ev));
+            if parsed.is_ok() || sink.failure.is_some() || !direct {
+                break (parsed, sink);
+            }
+            sink.num.fill(f64::NAN);
+            sink.cat.fill(MISSING);
+            sink.violations.truncate(viol_start);
+            direct = false;
+        };
         if let Some(failure) = sink.failure.take() {
             return Err(err(index, failure.0, failure.1));
         }
@@ -924,6 +951,24 @@ struct FeatureSink<'p, 's, 'b> {
 }
 
 impl FeatureSink<'_, '_, '_> {
+    /// Sets numeric feature `feature` from a value parsed in place: what `set` does with the same
+    /// value captured as text.
+    fn set_number(&mut self, feature: usize, value: InPlace) {
+        let Slot::Numeric(c) = self.parser.schema.slots[feature] else {
+            unreachable!("only numeric features are parsed in place");
+        };
+        match value {
+            InPlace::Number(v) => {
+                debug_assert!(v.is_finite(), "serde_json rejects numbers beyond f64");
+                self.num[c] = v;
+            }
+            InPlace::Null => {}
+            InPlace::Other => self
+                .violations
+                .push((Some(feature as u32), Violation::TypeMismatch)),
+        }
+    }
+
     fn set(&mut self, feature: usize, value: Scalar<'_>) {
         let f = Some(feature as u32);
         match self.parser.schema.slots[feature] {
@@ -964,7 +1009,20 @@ impl FeatureSink<'_, '_, '_> {
     }
 }
 
-struct FeatureVisitor<'x, 'p, 's, 'b>(&'x mut FeatureSink<'p, 's, 'b>);
+/// Streams the `features` object into the sink. With `direct`, numeric features are parsed in place
+/// by serde_json (correctly rounded: the crate is built with `float_roundtrip`); otherwise, and always
+/// for categorical features, each value's text is captured and parsed by `Scalar`, which keeps the
+/// literal of a categorical number and reads 1e400 as a non-finite value instead of failing.
+struct FeatureVisitor<'x, 'p, 's, 'b> {
+    sink: &'x mut FeatureSink<'p, 's, 'b>,
+    direct: bool,
+}
+
+/// A feature value as read: parsed in place, or captured as text.
+enum Read<'de> {
+    InPlace(InPlace),
+    Raw(&'de RawValue),
+}
 
 impl<'de> Visitor<'de> for FeatureVisitor<'_, '_, '_, '_> {
     type Value = ();
@@ -979,9 +1037,16 @@ impl<'de> Visitor<'de> for FeatureVisitor<'_, '_, '_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let sink = self.0;
+        let sink = self.sink;
+        let schema = sink.parser.schema;
         while let Some(key) = map.next_key::<KeyStr<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
+            let feature = schema.feature(&key.0);
+            let value = match feature.map(|f| &schema.slots[f]) {
+                Some(Slot::Numeric(_)) if self.direct => {
+                    Read::InPlace(map.next_value_seed(InPlaceSeed)?)
+                }
+                _ => Read::Raw(map.next_value()?),
+            };
             sink.seen += 1;
             if sink.seen > sink.parser.limits.max_features_per_event {
                 sink.failure = Some((
@@ -993,9 +1058,10 @@ impl<'de> Visitor<'de> for FeatureVisitor<'_, '_, '_, '_> {
                 ));
                 return Ok(());
             }
-            match sink.parser.schema.feature(&key.0) {
-                Some(feature) => sink.set(feature, Scalar::parse(value.get())),
-                None => sink.unknown = true,
+            match (feature, value) {
+                (Some(feature), Read::InPlace(v)) => sink.set_number(feature, v),
+                (Some(feature), Read::Raw(raw)) => sink.set(feature, Scalar::parse(raw.get())),
+                (None, _) => sink.unknown = true,
             }
             if sink.failure.is_some() {
                 return Ok(());
@@ -1009,6 +1075,69 @@ impl<'de> DeserializeSeed<'de> for FeatureVisitor<'_, '_, '_, '_> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
+    }
+}
+
+/// A numeric feature's value parsed in place: a number, null, or any other JSON type (a type mismatch).
+enum InPlace {
+    Number(f64),
+    Null,
+    Other,
+}
+
+struct InPlaceSeed;
+
+impl<'de> DeserializeSeed<'de> for InPlaceSeed {
+    type Value = InPlace;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<InPlace, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for InPlaceSeed {
+    type Value = InPlace;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a feature value")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<InPlace, E> {
+        Ok(InPlace::Number(v))
+    }
+
+    // An integer literal converts with one rounding to nearest, ties to even: the value `str::parse`
+    // gives for the same literal.
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<InPlace, E> {
+        Ok(InPlace::Number(v as f64))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<InPlace, E> {
+        Ok(InPlace::Number(v as f64))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<InPlace, E> {
+        Ok(InPlace::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<InPlace, E> {
+        Ok(InPlace::Other)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<InPlace, E> {
+        Ok(InPlace::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<InPlace, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(InPlace::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InPlace, A::Error> {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(InPlace::Other)
     }
 }
 
@@ -1186,6 +1315,88 @@ type = "categorical"
         let (num, cat) = b.row(1, s.layout.numeric, s.layout.categorical);
         assert!(num[0].is_nan());
         assert_eq!(cat[0], MISSING);
+    }
+
+    /// Numeric features parsed in place must read exactly what the captured path reads from the same
+    /// literal: the correctly rounded value of `str::parse`, or the same violation.
+    #[test]
+    fn numbers_parsed_in_place_equal_the_literal_parse() {
+        use crate::testing::XorShift;
+        let (s, i) = fixture(BINARY);
+        let mut literals: Vec<String> = [
+            "0",
+            "-0",
+            "-0.0",
+            "0.1",
+            "1e5",
+            "1E-5",
+            "-2.5e+3",
+            "9007199254740993",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "2.2250738585072011e-308",
+            "4.9e-324",
+            "2e-324",
+            "1e-400",
+            "1.7976931348623157e308",
+            "1.7976931348623159e308",
+            "1e400",
+            "-1e400",
+            "0.30000000000000001665",
+            "123456789012345678901234567890e-10",
+            "true",
+            "false",
+            "null",
+            "\"12\"",
+            "[1, 2]",
+            "{\"a\": [1, {}]}",
+            "[]",
+        ]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+        let mut rng = XorShift(0xf10a7);
+        for _ in 0..3000 {
+            let digits: String = (0..1 + rng.below(25))
+                .map(|_| char::from(b'0' + rng.below(10) as u8))
+                .collect();
+            let digits = digits.trim_start_matches('0');
+            let digits = if digits.is_empty() { "0" } else { digits };
+            let sign = if rng.below(2) == 0 { "" } else { "-" };
+            let lit = match rng.below(3) {
+                0 => format!("{sign}{digits}"),
+                1 => format!("{sign}{digits}.{}", rng.below(1_000_000_007)),
+                _ => format!("{sign}{digits}e{}", rng.below(660) as i64 - 340),
+            };
+            literals.push(lit);
+        }
+        for lit in &literals {
+            let body = format!(
+                "{{\"prediction\": 0, \"features\": {{\"amount\": {lit}, \"country\": \"x\"}}}}"
+            );
+            let b = parse_preds(&s, &i, &body, BodyFormat::Json).unwrap();
+            let (num, _) = b.row(0, s.layout.numeric, s.layout.categorical);
+            let violations = b.violations_of(&b.events[0]);
+            match Scalar::parse(lit) {
+                Scalar::Number(v, _) if v.is_finite() => {
+                    assert_eq!(num[0].to_bits(), v.to_bits(), "{lit}");
+                    assert!(violations.is_empty(), "{lit}");
+                }
+                Scalar::Number(..) => {
+                    assert!(num[0].is_nan(), "{lit}");
+                    assert_eq!(violations, &[(Some(0), Violation::NonFinite)], "{lit}");
+                }
+                Scalar::Null => {
+                    assert!(num[0].is_nan() && violations.is_empty(), "{lit}");
+                }
+                _ => {
+                    assert!(num[0].is_nan(), "{lit}");
+                    assert_eq!(violations, &[(Some(0), Violation::TypeMismatch)], "{lit}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -553,3 +553,50 @@ async fn the_openapi_document_describes_every_route_and_the_configured_models() 
     }
     s.stop().await;
 }
+
+/// Sends a chunked POST (no Content-Length) over a raw connection; returns the status and JSON answer.
+async fn post_chunked(addr: std::net::SocketAddr, path: &str, chunks: &[&[u8]]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-ndjson\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in chunks {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8(answer).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let (_, body) = text.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(body).unwrap())
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_read_whole_and_limited() {
+    let s = TestServer::start(CONFIG).await;
+    let p = "/v1/models/fraud/predictions";
+    // Three events cut across chunk boundaries in the middle of lines.
+    let body = b"{\"score\": 0.1}\n{\"score\": 0.7}\n{\"score\": 0.9}\n";
+    let (status, answer) = post_chunked(
+        s.server.addr,
+        p,
+        &[&body[..5], &body[5..20], &body[20..21], &body[21..]],
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 3);
+    // Past `max_body_bytes` (4096) without a declared length: refused while reading.
+    let spaces = vec![b' '; 1000];
+    let chunks: Vec<&[u8]> = vec![&spaces; 5];
+    let (status, answer) = post_chunked(s.server.addr, p, &chunks).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"]["code"], "body_too_large");
+    s.stop().await;
+}

@@ -160,8 +160,10 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Reads the whole body up to the configured limit.
+/// Reads the whole body up to the configured limit. A body that arrives in one frame (any small one) is
+/// returned as it is, without a copy or a buffer list.
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Error> {
+    use http_body_util::BodyExt;
     let limit = state.max_body_bytes();
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -170,32 +172,47 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     if declared.is_some_and(|n| n > limit) {
         return Err(Error::BodyTooLarge { limit });
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-            .any(|e| e.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            Error::BodyTooLarge { limit }
-        } else {
-            Error::InvalidJson("the request body could not be read".to_string())
+    let mut body = body;
+    let mut first = Bytes::new();
+    let mut more: Option<Vec<u8>> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|_| Error::InvalidJson("the request body could not be read".to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // Trailers carry nothing we read.
+        };
+        let len = first.len() + more.as_ref().map_or(0, Vec::len) + data.len();
+        if len > limit {
+            return Err(Error::BodyTooLarge { limit });
         }
-    })
+        match &mut more {
+            Some(buf) => buf.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut buf = Vec::with_capacity(declared.unwrap_or(len).clamp(len, limit));
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&data);
+                more = Some(buf);
+            }
+        }
+    }
+    Ok(more.map_or(first, Bytes::from))
 }
 
-/// The body (up to the configured limit) and the content type of a request. It reads the request's own
-/// header map; the `HeaderMap` extractor would copy it on every request.
+/// The body (up to the configured limit) and the Content-Type header of a request. It reads the
+/// request's own header map; the `HeaderMap` extractor would copy it on every request.
 async fn read_request(
     state: &AppState,
     request: Request,
-) -> Result<(Bytes, Option<String>), Error> {
-    let (parts, body) = request.into_parts();
+) -> Result<(Bytes, Option<HeaderValue>), Error> {
+    let (mut parts, body) = request.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
-    Ok((bytes, content_type(&parts.headers)))
+    Ok((bytes, parts.headers.remove(header::CONTENT_TYPE)))
 }
 
-fn content_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("invalid").to_string())
+/// The Content-Type as text; a value that is not visible ASCII is unsupported whatever it says.
+fn content_type(value: &Option<HeaderValue>) -> Option<&str> {
+    value.as_ref().map(|v| v.to_str().unwrap_or("invalid"))
 }
 
 /// Runs CPU-bound request work inline for small bodies and on the blocking pool for big ones.
@@ -246,7 +263,7 @@ async fn post_predictions(
     state.model(&model)?;
     let (bytes, ct) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
-        state.ingest_predictions(&model, ct.as_deref(), &bytes)
+        state.ingest_predictions(&model, content_type(&ct), &bytes)
     })
     .await?;
     Ok(Json(report).into_response())
@@ -282,7 +299,7 @@ async fn post_labels(
     state.model(&model)?;
     let (bytes, ct) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
-        state.ingest_labels(&model, ct.as_deref(), &bytes)
+        state.ingest_labels(&model, content_type(&ct), &bytes)
     })
     .await?;
     Ok(Json(report).into_response())
@@ -315,7 +332,7 @@ async fn put_reference(
     state.model(&model)?;
     let (bytes, ct) = read_request(&state, request).await?;
     let answer = run_cpu(BLOCKING_BODY_BYTES, move || {
-        state.replace_reference(&model, ct.as_deref(), &bytes)
+        state.replace_reference(&model, content_type(&ct), &bytes)
     })
     .await?;
     Ok(Json(answer).into_response())
