@@ -50,13 +50,16 @@ impl Server {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (shutdown, mut rx) = tokio::sync::watch::channel(false);
-        let app = http::router(state.clone());
+        let app = http::app(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
+            axum::serve(
+                listener,
+                axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
         });
         let mut background = vec![
             spawn_ticker(state.clone()),

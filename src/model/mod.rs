@@ -132,7 +132,7 @@ pub struct Model {
 }
 
 /// Answer to a batch of predictions.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Default, Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PredictionReport {
     pub accepted: usize,
     pub rejected: usize,
