@@ -4,11 +4,14 @@
 #     handler;
 #   - NDJSON batch ingest (1000 events per request) in events/s: modelwatch vs a handler that only parses
 #     the same NDJSON into borrowed typed structs.
-# Both servers run on the same machine as wrk (2 cores here), one at a time.
-# Usage: bench/load/run.sh [seconds per run, default 20]
+# Both servers run on the same machine as wrk (2 cores here), one at a time. The machine's speed drifts
+# from minute to minute, so the measurements alternate: each round measures the ceiling and modelwatch
+# back to back, and a share is the median of the per-round shares.
+# Usage: bench/load/run.sh [seconds per run, default 10] [rounds, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-secs=${1:-20}
+secs=${1:-10}
+rounds=${2:-5}
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
 cargo build --release --bin modelwatch --example ceiling 2>&1 | tail -1
 
@@ -31,26 +34,37 @@ run() { # name script url connections
   echo "$1 $line"
 }
 
-echo "== ${secs}s per run, wrk -t2 on the same 2 cores as the server"
+echo "== $rounds rounds of ${secs}s per run, wrk -t2 on the same 2 cores as the server"
 results=$(
-  run http_ceiling bench/load/event.lua "http://127.0.0.1:$cport/sink" 64
-  run modelwatch_single bench/load/event.lua "http://127.0.0.1:$mport/v1/models/bench/predictions" 64
-  run parse_ceiling bench/load/batch.lua "http://127.0.0.1:$cport/parse" 4
-  run modelwatch_batch bench/load/batch.lua "http://127.0.0.1:$mport/v1/models/bench/predictions" 4
+  for round in $(seq "$rounds"); do
+    run "http_ceiling/$round" bench/load/event.lua "http://127.0.0.1:$cport/sink" 64
+    run "modelwatch_single/$round" bench/load/event.lua "http://127.0.0.1:$mport/v1/models/bench/predictions" 64
+    run "parse_ceiling/$round" bench/load/batch.lua "http://127.0.0.1:$cport/parse" 4
+    run "modelwatch_batch/$round" bench/load/batch.lua "http://127.0.0.1:$mport/v1/models/bench/predictions" 4
+  done
 )
 echo "$results"
 python3 - "$results" <<'PY'
-import re, sys
+import re, statistics, sys
 rows = {}
 for line in sys.argv[1].splitlines():
     name, rest = line.split(" ", 1)
     rows[name] = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", rest)}
-s, c = rows["modelwatch_single"], rows["http_ceiling"]
-b, p = rows["modelwatch_batch"], rows["parse_ceiling"]
-print(f"single-event POST: modelwatch {s['rps']:.0f} req/s (p50 {s['p50_us']/1000:.2f} ms, p99 {s['p99_us']/1000:.2f} ms), "
-      f"ceiling {c['rps']:.0f} req/s: {100 * s['rps'] / c['rps']:.0f}% of the HTTP ceiling")
-print(f"NDJSON batches of 1000: modelwatch {b['events_per_s']:.0f} events/s, parse ceiling {p['events_per_s']:.0f} events/s: "
-      f"{100 * b['events_per_s'] / p['events_per_s']:.0f}% of the parse ceiling")
+rounds = sorted({int(name.split("/")[1]) for name in rows})
+def shares(ours, ceiling, key):
+    return [rows[f"{ours}/{r}"][key] / rows[f"{ceiling}/{r}"][key] for r in rounds]
+def median(name, key):
+    return statistics.median(rows[f"{name}/{r}"][key] for r in rounds)
+single = shares("modelwatch_single", "http_ceiling", "rps")
+batch = shares("modelwatch_batch", "parse_ceiling", "events_per_s")
+fmt = lambda xs: ", ".join(f"{100 * x:.0f}" for x in xs)
+print(f"single-event POST: modelwatch median {median('modelwatch_single', 'rps'):.0f} req/s "
+      f"(p50 {median('modelwatch_single', 'p50_us') / 1000:.2f} ms, p99 {median('modelwatch_single', 'p99_us') / 1000:.2f} ms), "
+      f"ceiling median {median('http_ceiling', 'rps'):.0f} req/s; share per round: {fmt(single)}%; "
+      f"median {100 * statistics.median(single):.0f}% of the HTTP ceiling")
+print(f"NDJSON batches of 1000: modelwatch median {median('modelwatch_batch', 'events_per_s'):.0f} events/s, "
+      f"parse ceiling median {median('parse_ceiling', 'events_per_s'):.0f} events/s; share per round: {fmt(batch)}%; "
+      f"median {100 * statistics.median(batch):.0f}% of the parse ceiling")
 errors = sum(r["errors_status"] for r in rows.values())
 print(f"non-2xx responses: {errors:.0f}")
 sys.exit(1 if errors else 0)
