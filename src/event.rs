@@ -951,24 +951,6 @@ struct FeatureSink<'p, 's, 'b> {
 }
 
 impl FeatureSink<'_, '_, '_> {
-    /// Sets numeric feature `feature` from a value parsed in place: what `set` does with the same
-    /// value captured as text.
-    fn set_number(&mut self, feature: usize, value: InPlace) {
-        let Slot::Numeric(c) = self.parser.schema.slots[feature] else {
-            unreachable!("only numeric features are parsed in place");
-        };
-        match value {
-            InPlace::Number(v) => {
-                debug_assert!(v.is_finite(), "serde_json rejects numbers beyond f64");
-                self.num[c] = v;
-            }
-            InPlace::Null => {}
-            InPlace::Other => self
-                .violations
-                .push((Some(feature as u32), Violation::TypeMismatch)),
-        }
-    }
-
     fn set(&mut self, feature: usize, value: Scalar<'_>) {
         let f = Some(feature as u32);
         match self.parser.schema.slots[feature] {
@@ -1018,12 +1000,6 @@ struct FeatureVisitor<'x, 'p, 's, 'b> {
     direct: bool,
 }
 
-/// A feature value as read: parsed in place, or captured as text.
-enum Read<'de> {
-    InPlace(InPlace),
-    Raw(&'de RawValue),
-}
-
 impl<'de> Visitor<'de> for FeatureVisitor<'_, '_, '_, '_> {
     type Value = ();
 
@@ -1042,10 +1018,12 @@ impl<'de> Visitor<'de> for FeatureVisitor<'_, '_, '_, '_> {
         while let Some(key) = map.next_key::<KeyStr<'de>>()? {
             let feature = schema.feature(&key.0);
             let value = match feature.map(|f| &schema.slots[f]) {
-                Some(Slot::Numeric(_)) if self.direct => {
-                    Read::InPlace(map.next_value_seed(InPlaceSeed)?)
+                Some(Slot::Numeric(_)) if self.direct => Some(map.next_value_seed(InPlaceSeed)?),
+                Some(_) => Some(Scalar::parse(map.next_value::<&'de RawValue>()?.get())),
+                None => {
+                    map.next_value::<&'de RawValue>()?;
+                    None
                 }
-                _ => Read::Raw(map.next_value()?),
             };
             sink.seen += 1;
             if sink.seen > sink.parser.limits.max_features_per_event {
@@ -1058,10 +1036,9 @@ impl<'de> Visitor<'de> for FeatureVisitor<'_, '_, '_, '_> {
                 ));
                 return Ok(());
             }
-            match (feature, value) {
-                (Some(feature), Read::InPlace(v)) => sink.set_number(feature, v),
-                (Some(feature), Read::Raw(raw)) => sink.set(feature, Scalar::parse(raw.get())),
-                (None, _) => sink.unknown = true,
+            match feature.zip(value) {
+                Some((feature, value)) => sink.set(feature, value),
+                None => sink.unknown = true,
             }
             if sink.failure.is_some() {
                 return Ok(());
@@ -1078,66 +1055,62 @@ impl<'de> DeserializeSeed<'de> for FeatureVisitor<'_, '_, '_, '_> {
     }
 }
 
-/// A numeric feature's value parsed in place: a number, null, or any other JSON type (a type mismatch).
-enum InPlace {
-    Number(f64),
-    Null,
-    Other,
-}
-
+/// Parses a numeric feature's value in place, as the `Scalar` that `Scalar::parse` would make of its
+/// text: a number (without its literal, which only categorical features read), null, or any other
+/// JSON type as `Composite` (all of them a type mismatch for a numeric feature).
 struct InPlaceSeed;
 
 impl<'de> DeserializeSeed<'de> for InPlaceSeed {
-    type Value = InPlace;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<InPlace, D::Error> {
+    type Value = Scalar<'static>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Scalar<'static>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for InPlaceSeed {
-    type Value = InPlace;
+    type Value = Scalar<'static>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a feature value")
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<InPlace, E> {
-        Ok(InPlace::Number(v))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'static>, E> {
+        Ok(Scalar::Number(v, ""))
     }
 
     // An integer literal converts with one rounding to nearest, ties to even: the value `str::parse`
     // gives for the same literal.
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<InPlace, E> {
-        Ok(InPlace::Number(v as f64))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'static>, E> {
+        Ok(Scalar::Number(v as f64, ""))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<InPlace, E> {
-        Ok(InPlace::Number(v as f64))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'static>, E> {
+        Ok(Scalar::Number(v as f64, ""))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<InPlace, E> {
-        Ok(InPlace::Null)
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar<'static>, E> {
+        Ok(Scalar::Null)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<InPlace, E> {
-        Ok(InPlace::Other)
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar<'static>, E> {
+        Ok(Scalar::Composite)
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<InPlace, E> {
-        Ok(InPlace::Other)
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Scalar<'static>, E> {
+        Ok(Scalar::Composite)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<InPlace, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'static>, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(InPlace::Other)
+        Ok(Scalar::Composite)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InPlace, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'static>, A::Error> {
         while map
             .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
             .is_some()
         {}
-        Ok(InPlace::Other)
+        Ok(Scalar::Composite)
     }
 }
 

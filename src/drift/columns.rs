@@ -95,11 +95,8 @@ impl From<NumericCopy> for NumericData {
             } => {
                 values.sort_unstable_by(f64::total_cmp);
                 // The same exact sum a sorted column keeps, so both forms give identical results.
-                let mut total = ExactSum::new();
-                for &v in &values {
-                    total.add(v);
-                }
-                NumericData::with_sum(values, missing, total.value())
+                let sum = ExactSum::of(&values);
+                NumericData::with_sum(values, missing, sum)
             }
         }
     }

@@ -156,25 +156,22 @@ impl Model {
             let ModelState { windows, .. } = &mut *state;
             let window = &mut windows[w];
             window.expire(now);
-            // A sorted numeric column's pending updates are merged first (on this worker, under the
-            // lock for this column only), so that the copy below is one contiguous memory copy.
-            match source {
-                Source::Numeric(i) => window.predictions.merge_pending(i),
-                Source::Label if window.labels.layout().numeric == 1 => {
-                    window.labels.merge_pending(0)
-                }
-                _ => {}
-            }
-            let (cw, index): (&ColumnWindow, usize) = match source {
-                Source::Numeric(i) | Source::Categorical(i) => (&window.predictions, i),
-                Source::Label => (&window.labels, 0),
+            let (cw, index): (&mut ColumnWindow, usize) = match source {
+                Source::Numeric(i) | Source::Categorical(i) => (&mut window.predictions, i),
+                Source::Label => (&mut window.labels, 0),
             };
-            let previous = if moving { cw.previous() } else { None };
             let numeric = match source {
                 Source::Numeric(_) => true,
                 Source::Categorical(_) => false,
                 Source::Label => cw.layout().numeric == 1,
             };
+            if numeric {
+                // A sorted column's pending updates are merged first (on this worker, under the lock
+                // for this column only), so that the copy below is one contiguous memory copy.
+                cw.merge_pending(index);
+            }
+            let cw = &*cw;
+            let previous = if moving { cw.previous() } else { None };
             if numeric {
                 Copied::Numeric(
                     cw.numeric_copy(index),

@@ -44,6 +44,15 @@ impl ExactSum {
         Self::default()
     }
 
+    /// The exact sum of `values`, rounded once: what a running sum of the same values reads.
+    pub fn of(values: &[f64]) -> f64 {
+        let mut s = ExactSum::new();
+        for &v in values {
+            s.add(v);
+        }
+        s.value()
+    }
+
     /// Adds `x` to the sum. NaN is ignored (windows never hold it).
     #[inline]
     pub fn add(&mut self, x: f64) {
@@ -186,36 +195,28 @@ mod tests {
         s * m * 2f64.powi(p)
     }
 
-    fn sum_of(values: &[f64]) -> f64 {
-        let mut s = ExactSum::new();
-        for &v in values {
-            s.add(v);
-        }
-        s.value()
-    }
-
     #[test]
     fn small_cases_are_exact() {
-        assert_eq!(sum_of(&[]).to_bits(), 0.0f64.to_bits());
-        assert_eq!(sum_of(&[-0.0, -0.0]).to_bits(), 0.0f64.to_bits());
-        assert_eq!(sum_of(&[1e16, 1.0, -1e16, 1.0, 0.5]), 2.5);
+        assert_eq!(ExactSum::of(&[]).to_bits(), 0.0f64.to_bits());
+        assert_eq!(ExactSum::of(&[-0.0, -0.0]).to_bits(), 0.0f64.to_bits());
+        assert_eq!(ExactSum::of(&[1e16, 1.0, -1e16, 1.0, 0.5]), 2.5);
         // The exact sum of these three doubles is 0.60000000000000000555…, nearest to 0.6 (a plain
         // left-to-right sum gives 0.6000000000000001).
-        assert_eq!(sum_of(&[0.1, 0.2, 0.3]), 0.6);
-        assert_eq!(sum_of(&[-3.5]), -3.5);
-        assert_eq!(sum_of(&[f64::MAX, -f64::MAX, 1.0]), 1.0);
+        assert_eq!(ExactSum::of(&[0.1, 0.2, 0.3]), 0.6);
+        assert_eq!(ExactSum::of(&[-3.5]), -3.5);
+        assert_eq!(ExactSum::of(&[f64::MAX, -f64::MAX, 1.0]), 1.0);
         // Subnormals and the smallest of them.
         let tiny = f64::from_bits(1);
-        assert_eq!(sum_of(&[tiny, tiny, tiny]), f64::from_bits(3));
+        assert_eq!(ExactSum::of(&[tiny, tiny, tiny]), f64::from_bits(3));
         assert_eq!(
-            sum_of(&[f64::MIN_POSITIVE, -tiny]),
+            ExactSum::of(&[f64::MIN_POSITIVE, -tiny]),
             f64::MIN_POSITIVE - tiny
         );
         // A sum beyond the float range, and infinities.
-        assert_eq!(sum_of(&[f64::MAX, f64::MAX]), f64::INFINITY);
-        assert_eq!(sum_of(&[-f64::MAX, -f64::MAX]), f64::NEG_INFINITY);
-        assert_eq!(sum_of(&[1.0, f64::INFINITY]), f64::INFINITY);
-        assert!(sum_of(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
+        assert_eq!(ExactSum::of(&[f64::MAX, f64::MAX]), f64::INFINITY);
+        assert_eq!(ExactSum::of(&[-f64::MAX, -f64::MAX]), f64::NEG_INFINITY);
+        assert_eq!(ExactSum::of(&[1.0, f64::INFINITY]), f64::INFINITY);
+        assert!(ExactSum::of(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
     }
 
     #[test]
@@ -242,7 +243,7 @@ mod tests {
                 let inside = &values[i.saturating_sub(width - 1)..=i];
                 assert_eq!(
                     running.value().to_bits(),
-                    sum_of(inside).to_bits(),
+                    ExactSum::of(inside).to_bits(),
                     "step {i}"
                 );
             }
@@ -272,7 +273,7 @@ mod tests {
             // Each value is k·scale exactly (|k| < 2⁵³), so the exact sum is (Σk)·scale.
             let exact: i128 = ints.iter().map(|&k| i128::from(k)).sum();
             let want = exact as f64 * scale;
-            let got = sum_of(&values);
+            let got = ExactSum::of(&values);
             let ulps = (got.to_bits() as i64 - want.to_bits() as i64).abs();
             assert!(ulps <= 1, "case {case}: {got:e} vs {want:e}");
         }

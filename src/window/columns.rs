@@ -573,9 +573,8 @@ mod tests {
                     missing,
                 } => {
                     values.sort_unstable_by(f64::total_cmp);
-                    let mut total = crate::stats::exact_sum::ExactSum::new();
-                    values.iter().for_each(|&v| total.add(v));
-                    (values, missing, total.value())
+                    let sum = crate::stats::exact_sum::ExactSum::of(&values);
+                    (values, missing, sum)
                 }
             };
             let v: Vec<u64> = values.iter().map(|x| x.to_bits()).collect();
