@@ -18,7 +18,7 @@ use crate::event::{BodyFormat, Parser};
 use crate::exposition::WindowCollector;
 use crate::model::{LabelReport, Model, PredictionReport};
 use crate::persist::{self, Snapshot};
-use crate::status;
+use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
 use crate::telemetry::Telemetry;
 
 /// Builds a model and loads its file reference, if it has one.
@@ -310,7 +310,7 @@ impl AppState {
         model: &str,
         content_type: Option<&str>,
         body: &[u8],
-    ) -> Result<serde_json::Value, Error> {
+    ) -> Result<ReferenceAnswer, Error> {
         let model = self.model(model)?;
         let format = ReferenceFormat::from_content_type(content_type).ok_or_else(|| {
             Error::UnsupportedMediaType(
@@ -329,26 +329,21 @@ impl AppState {
         .map_err(|e| Error::InvalidReference {
             message: e.to_string(),
         })?;
-        let answer = serde_json::json!({
-            "rows": reference.features.rows,
-            "label_rows": reference.labels.as_ref().map_or(0, |l| l.rows),
-            "sha256": reference.sha256,
-            "source": reference.source.as_str(),
-        });
+        let answer = ReferenceAnswer::of(&reference);
         model.set_reference(reference)?;
         model.evaluate_drift();
         Ok(answer)
     }
 
-    /// JSON status of one model.
-    pub fn status(&self, model: &str) -> Result<serde_json::Value, Error> {
+    /// The status of one model.
+    pub fn status(&self, model: &str) -> Result<ModelStatus, Error> {
         let model = self.model(model)?;
-        Ok(status::model_status(&model))
+        Ok(ModelStatus::of(&model))
     }
 
-    /// JSON list of the configured models.
-    pub fn list_models(&self) -> serde_json::Value {
-        status::model_list(&self.models())
+    /// The configured models.
+    pub fn list_models(&self) -> ModelList {
+        ModelList::of(&self.models())
     }
 
     /// The Prometheus text exposition (format 0.0.4).

@@ -1,12 +1,11 @@
 //! Turns `crate::error::Error` into an HTTP response: a status code and the JSON body
 //! `{"error": {"code": "...", "message": "..."}}`.
 
+use super::openapi::{ErrorBody, ErrorDetail};
+use crate::error::Error;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
-use crate::error::Error;
 
 impl Error {
     pub fn status(&self) -> StatusCode {
@@ -34,7 +33,12 @@ impl IntoResponse for Error {
             tracing::error!(%detail, "internal error");
         }
         let status = self.status();
-        let body = json!({"error": {"code": self.code(), "message": self.public_message()}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.public_message(),
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         match self {
             Error::Unauthorized => {

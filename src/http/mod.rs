@@ -23,6 +23,8 @@ use axum::routing::{get, post, put};
 use crate::error::Error;
 use crate::model::{LabelReport, PredictionReport};
 use crate::state::{AppState, ReloadSummary};
+use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
+use openapi::Health;
 
 /// Bodies larger than this are parsed on the blocking pool, so a big batch never stalls the event loop.
 const BLOCKING_BODY_BYTES: usize = 256 * 1024;
@@ -373,7 +375,7 @@ async fn post_labels(
     params(("model" = String, Path, description = "A configured model name")),
     request_body(content((String = "text/csv"), (String = "application/x-ndjson"))),
     responses(
-        (status = 200, description = "The new reference's row counts and SHA-256", body = openapi::ReferenceAnswer),
+        (status = 200, description = "The new reference's row counts and SHA-256", body = ReferenceAnswer),
         (status = 400, description = "A bad file (`invalid_reference`), naming its line and column", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
@@ -422,13 +424,13 @@ async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
     get,
     path = "/v1/models",
     responses(
-        (status = 200, description = "`{\"models\": [...]}`", body = Object),
+        (status = 200, description = "The configured models", body = ModelList),
         (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
         (status = 503, description = "Overloaded", body = openapi::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
-async fn list_models(State(state): State<AppState>) -> Json<serde_json::Value> {
+async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
     Json(state.list_models())
 }
 
@@ -439,7 +441,7 @@ async fn list_models(State(state): State<AppState>) -> Json<serde_json::Value> {
     path = "/v1/models/{model}",
     params(("model" = String, Path, description = "A configured model name")),
     responses(
-        (status = 200, description = "The status document", body = Object),
+        (status = 200, description = "The status document", body = ModelStatus),
         (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
         (status = 503, description = "Overloaded", body = openapi::ErrorBody),
@@ -476,8 +478,8 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, Error> {
 
 /// Liveness.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = openapi::Health)))]
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Readiness: the config and references are loaded and the server accepts traffic.
@@ -491,11 +493,13 @@ async fn healthz() -> Json<serde_json::Value> {
 )]
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_ready() {
-        Json(serde_json::json!({"status": "ready"})).into_response()
+        Json(Health { status: "ready" }).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "not ready"})),
+            Json(Health {
+                status: "not ready",
+            }),
         )
             .into_response()
     }

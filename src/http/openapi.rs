@@ -2,7 +2,8 @@
 //! and the response types.
 //!
 //! The request bodies are parsed by hand (see `event`), so their schemas are described here as plain
-//! types that mirror what the parser accepts; the responses are the real serialised types.
+//! types that mirror what the parser accepts; the responses are the real serialised types (the status
+//! documents are in `status`, the error and health bodies here).
 
 use std::collections::HashMap;
 
@@ -12,6 +13,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::model::{LabelReport, PredictionReport, Unmatched};
 use crate::state::ReloadSummary;
+use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
 
 /// A prediction event. Which fields are required depends on the model's task: binary models need
 /// `prediction` or `score`, multiclass models `prediction` or `scores`, regression models `prediction`;
@@ -79,36 +81,24 @@ pub enum LabelBody {
 }
 
 /// The body of every error response.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct ErrorBody {
-    error: ErrorDetail,
+    pub error: ErrorDetail,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable code, e.g. `invalid_json`, `unknown_model`, `body_too_large`, `unsupported_media_type`,
     /// a per-event code for 422, `unauthorized`, `overloaded`, `timeout`.
-    code: String,
-    message: String,
+    pub code: &'static str,
+    pub message: String,
 }
 
-/// Answer to a reference upload.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ReferenceAnswer {
-    rows: u64,
-    label_rows: u64,
-    sha256: String,
-    source: String,
-}
-
-/// `{"status": "ok"}` and the like.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// The answer of the health checks: `{"status": "ok"}` and the like.
+#[derive(serde::Serialize, ToSchema)]
 pub struct Health {
-    status: String,
+    /// `ok` (`/healthz`), `ready` or `not ready` (`/readyz`).
+    pub status: &'static str,
 }
 
 /// Documents the optional bearer authentication.
@@ -158,7 +148,9 @@ impl Modify for BearerAuth {
         ErrorDetail,
         ReferenceAnswer,
         Health,
-        ReloadSummary
+        ReloadSummary,
+        ModelList,
+        ModelStatus
     )),
     modifiers(&BearerAuth)
 )]
