@@ -13,7 +13,7 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType, Quan
 use crate::drift::evaluate::QUANTILES;
 use crate::drift::{DriftReport, Quality};
 use crate::model::{Model, ModelSnapshot};
-use crate::state::Models;
+use crate::models::Models;
 use crate::window::metric::TaskMetrics;
 
 /// Gauge families under construction, by metric name.

@@ -14,6 +14,7 @@ pub mod event;
 pub mod exposition;
 pub mod http;
 pub mod model;
+pub mod models;
 pub mod persist;
 pub mod replay;
 pub mod server;

@@ -3,7 +3,6 @@
 //! The HTTP layer calls the methods here and only translates their results into responses. The set of
 //! models sits behind an `ArcSwap`, so a request holds a consistent set for its whole life.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,6 +16,7 @@ use crate::error::Error;
 use crate::event::{BodyFormat, Parser};
 use crate::exposition::WindowCollector;
 use crate::model::{LabelReport, Model, PredictionReport};
+use crate::models::Models;
 use crate::persist::{self, Snapshot};
 use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
 use crate::telemetry::Telemetry;
@@ -53,42 +53,6 @@ impl std::fmt::Display for ReloadSummary {
             "unchanged {:?}, changed {:?}, added {:?}, removed {:?}",
             self.unchanged, self.changed, self.added, self.removed
         )
-    }
-}
-
-/// The configured models, in config order, with a name index.
-#[derive(Default)]
-pub struct Models {
-    order: Vec<Arc<Model>>,
-    by_name: HashMap<String, Arc<Model>>,
-}
-
-impl Models {
-    pub fn new(models: Vec<Arc<Model>>) -> Self {
-        let by_name = models
-            .iter()
-            .map(|m| (m.name().to_string(), m.clone()))
-            .collect();
-        Models {
-            order: models,
-            by_name,
-        }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Arc<Model>> {
-        self.by_name.get(name)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Model>> {
-        self.order.iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.order.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
     }
 }
 

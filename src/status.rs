@@ -20,7 +20,7 @@ use crate::drift::reference::FrozenReference;
 use crate::drift::{ColumnReport, DriftReport, Quality, Role};
 use crate::error::EventCode;
 use crate::model::{Model, ReferenceInfo};
-use crate::state::Models;
+use crate::models::Models;
 use crate::window::metric::TaskMetrics;
 
 /// A number, or `null` when it is undefined (NaN) or infinite.
