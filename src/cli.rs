@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::{Config, LoadError};
 use crate::demo::{self, DemoOptions};
 use crate::drift::reference::load_configured;
-use crate::model::schema::{Interners, Schema};
+use crate::schema::{Interners, Schema};
 use crate::replay::{self, ReplayOptions};
 use crate::server::{Server, shutdown_signal};
 

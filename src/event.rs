@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 pub use crate::config::Limits;
 use crate::config::Task;
 use crate::error::{Error, EventCode, EventError};
-use crate::model::schema::{Interners, Schema, Slot};
+use crate::schema::{Interners, Schema, Slot};
 use crate::value::Scalar;
 use crate::window::columns::MISSING;
 

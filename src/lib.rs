@@ -17,6 +17,7 @@ pub mod model;
 pub mod models;
 pub mod persist;
 pub mod replay;
+pub mod schema;
 pub mod server;
 pub mod state;
 pub mod stats;

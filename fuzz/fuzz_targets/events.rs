@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
 use modelwatch::event::{BodyFormat, Limits, Parser};
-use modelwatch::model::schema::Slot;
+use modelwatch::schema::Slot;
 use modelwatch::window::columns::MISSING;
 use modelwatch_fuzz as fx;
 

@@ -14,7 +14,7 @@ use modelwatch::clock::Clock;
 use modelwatch::config::{Config, FeatureKind, ModelConfig, ReferenceConfig, Task, WindowKind};
 use modelwatch::drift::DriftReport;
 use modelwatch::event::{BodyFormat, LabelValue, Limits, Predicted};
-use modelwatch::model::schema::{Interners, Schema};
+use modelwatch::schema::{Interners, Schema};
 use modelwatch::model::{MAX_REPORTED_ERRORS, Model, ModelSnapshot};
 use modelwatch::telemetry::Telemetry;
 use modelwatch::window::metric::TaskMetrics;

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::columns::{CategoricalData, ColumnSet, NumericData};
 use crate::config::Task;
 use crate::event::{BodyFormat, LabelValue, Limits, Parser};
-use crate::model::schema::{Interners, Schema, Slot};
+use crate::schema::{Interners, Schema, Slot};
 use crate::value::Scalar;
 use crate::window::columns::MISSING;
 

@@ -13,7 +13,7 @@ use crate::config::{FeatureKind, Task};
 use crate::drift::DriftReport;
 use crate::drift::columns::{CategoricalData, ColumnSet, categorical_of};
 use crate::drift::evaluate::{ColumnData, ColumnSpec, Role, compare, decide};
-use crate::model::schema::Slot;
+use crate::schema::Slot;
 use crate::window::columns::{ColumnWindow, NumericCopy};
 
 /// Where a column's values live.

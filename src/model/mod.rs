@@ -6,7 +6,6 @@
 
 mod drift;
 pub mod persist;
-pub mod schema;
 
 use std::sync::Arc;
 
@@ -21,11 +20,11 @@ use crate::drift::columns::ColumnSet;
 use crate::drift::reference::{FrozenReference, ReferenceSource};
 use crate::error::{EventCode, EventError};
 use crate::event::{LabelBatch, LabelValue, Predicted, PredictionBatch};
+use crate::schema::{Interners, Schema};
 use crate::telemetry::{ModelTelemetry, Telemetry};
 use crate::window::columns::{ColumnWindow, Layout};
 use crate::window::metric::{MetricWindow, Outcome, TaskMetrics};
 use crate::window::queue::Policy;
-use schema::{Interners, Schema};
 
 /// At most this many per-event errors are listed in one response; the counts are always complete.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
