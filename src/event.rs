@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 pub use crate::config::Limits;
 use crate::config::Task;
 use crate::error::{Error, EventCode, EventError};
-use crate::schema::{Interners, Schema, Slot};
+use crate::schema::{Interners, Schema, Slot, Violation};
 use crate::value::Scalar;
 use crate::window::columns::MISSING;
 
@@ -299,34 +299,6 @@ pub struct PredictionEvent {
     pub error: bool,
     /// Range of this event's schema violations in `PredictionBatch::violations`.
     violations: (u32, u32),
-}
-
-/// Kinds of schema violation, counted per feature in `modelwatch_schema_violations_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Violation {
-    TypeMismatch,
-    UnknownFeature,
-    NonFinite,
-}
-
-impl Violation {
-    pub const ALL: [Violation; 3] = [
-        Violation::TypeMismatch,
-        Violation::UnknownFeature,
-        Violation::NonFinite,
-    ];
-
-    pub fn parse(s: &str) -> Option<Violation> {
-        Violation::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Violation::TypeMismatch => "type_mismatch",
-            Violation::UnknownFeature => "unknown_feature",
-            Violation::NonFinite => "non_finite",
-        }
-    }
 }
 
 /// A parsed request of predictions.

@@ -1,5 +1,6 @@
 //! A model's schema: how JSON feature names, class values and the model's own prediction map onto window
-//! columns. Built once from the config; ingest consults it for every event, so lookups are hash-based.
+//! columns, and the kinds of violation of it that are counted. Built once from the config; ingest
+//! consults it for every event, so lookups are hash-based.
 
 use rustc_hash::FxHashMap;
 
@@ -235,6 +236,34 @@ impl Interners {
             for name in names {
                 i.intern(name);
             }
+        }
+    }
+}
+
+/// Kinds of schema violation, counted per feature in `modelwatch_schema_violations_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Violation {
+    TypeMismatch,
+    UnknownFeature,
+    NonFinite,
+}
+
+impl Violation {
+    pub const ALL: [Violation; 3] = [
+        Violation::TypeMismatch,
+        Violation::UnknownFeature,
+        Violation::NonFinite,
+    ];
+
+    pub fn parse(s: &str) -> Option<Violation> {
+        Violation::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Violation::TypeMismatch => "type_mismatch",
+            Violation::UnknownFeature => "unknown_feature",
+            Violation::NonFinite => "non_finite",
         }
     }
 }

@@ -11,7 +11,7 @@ use prometheus::{
 
 use crate::config::ModelConfig;
 use crate::error::EventCode;
-use crate::event::Violation;
+use crate::schema::Violation;
 
 /// Label value of `feature` for violations that concern a feature not in the config.
 pub const UNKNOWN_FEATURE: &str = "__unknown__";

@@ -240,7 +240,7 @@ fn parse_jsonl(
         for &(feature, kind) in batch.violations_of(event) {
             if let (
                 Some(f),
-                crate::event::Violation::TypeMismatch | crate::event::Violation::NonFinite,
+                crate::schema::Violation::TypeMismatch | crate::schema::Violation::NonFinite,
             ) = (feature, kind)
             {
                 let name = feature_name(schema, f as usize);

@@ -252,7 +252,7 @@ impl Model {
             if feature.is_some_and(|f| f as usize >= self.config.features.len()) {
                 continue;
             }
-            if let Some(kind) = crate::event::Violation::parse(kind) {
+            if let Some(kind) = crate::schema::Violation::parse(kind) {
                 t.violation(*feature, kind).inc_by(*n);
             }
         }
