@@ -11,8 +11,8 @@ use crate::clock::Clock;
 use crate::config::{Config, LoadError};
 use crate::demo::{self, DemoOptions};
 use crate::drift::reference::load_configured;
-use crate::schema::{Interners, Schema};
 use crate::replay::{self, ReplayOptions};
+use crate::schema::{Interners, Schema};
 use crate::server::{Server, shutdown_signal};
 
 #[derive(Debug, Parser)]
@@ -132,13 +132,13 @@ pub fn run(cli: Cli) -> ExitCode {
                 seed: a.seed,
                 duration: a.duration,
             };
-            let result = runtime().block_on(async {
+            runtime().block_on(async {
                 tokio::select! {
-                    r = demo::run(opts) => r,
-                    _ = shutdown_signal() => Ok(()),
+                    () = demo::run(opts) => {},
+                    _ = shutdown_signal() => {},
                 }
             });
-            exit_code(result.map(|_| ()))
+            ExitCode::SUCCESS
         }
         Command::Replay(a) => {
             let opts = ReplayOptions {
@@ -155,37 +155,30 @@ pub fn run(cli: Cli) -> ExitCode {
                     s.predictions, s.labels, s.accepted, s.rejected
                 );
             }
-            exit_code(result.map(|_| ()))
+            match result {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
         }
         Command::Serve(args) => {
             let config = match load_config(args.config.as_deref()) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("modelwatch: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(e) => return fail(e),
             };
             let listen = args.listen.unwrap_or(config.server.listen);
             let demo = args.demo.then_some(args.drift_after);
             match runtime().block_on(serve(config, args.config, listen, demo)) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("modelwatch: {e}");
-                    ExitCode::from(1)
-                }
+                Err(e) => fail(e),
             }
         }
     }
 }
 
-fn exit_code(result: Result<(), String>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("modelwatch: {e}");
-            ExitCode::from(1)
-        }
-    }
+/// Reports a command's error on stderr; the exit code is 1.
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("modelwatch: {e}");
+    ExitCode::from(1)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -257,11 +250,7 @@ async fn serve(
                     seed: 42,
                     duration: None,
                 };
-                tokio::spawn(async move {
-                    if let Err(e) = demo::run(opts).await {
-                        tracing::error!(error = %e, "demo traffic stopped");
-                    }
-                });
+                tokio::spawn(demo::run(opts));
             }
             None => tracing::warn!("--demo: no model to send traffic to"),
         }

@@ -154,8 +154,9 @@ impl Simulator {
     }
 }
 
-/// Sends demo traffic until `opts.duration` passes (or forever).
-pub async fn run(opts: DemoOptions) -> Result<(), String> {
+/// Sends demo traffic until `opts.duration` passes (or forever). A refused or failed request is
+/// logged and the traffic goes on, so nothing stops it early.
+pub async fn run(opts: DemoOptions) {
     let client = reqwest::Client::new();
     let base = opts.url.trim_end_matches('/').to_string();
     let predictions_url = format!("{base}/v1/models/{}/predictions", opts.model);
@@ -174,7 +175,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         let now = tokio::time::Instant::now();
         let elapsed = now - start;
         if opts.duration.is_some_and(|d| elapsed >= d) {
-            return Ok(());
+            return;
         }
         let drifted = elapsed >= opts.drift_after;
         if drifted && !announced_drift {

@@ -18,6 +18,40 @@ pub struct ReplayOptions {
     pub rate: Option<f64>,
 }
 
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: line {line}: {source}")]
+    Line {
+        path: String,
+        line: usize,
+        source: LineError,
+    },
+    #[error("{url}: {source}")]
+    Request { url: String, source: reqwest::Error },
+    /// modelwatch refused a whole batch (a per-event rejection is counted, not an error).
+    #[error("{url}: {status}: {answer}")]
+    Refused {
+        url: String,
+        status: reqwest::StatusCode,
+        answer: Value,
+    },
+}
+
+/// Why a line of the file is not an event.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("not a JSON object")]
+    NotObject,
+}
+
 /// Totals of a replay.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReplaySummary {
@@ -33,9 +67,9 @@ enum Kind {
     Label,
 }
 
-fn kind_of(line: &str) -> Result<Kind, String> {
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let obj = v.as_object().ok_or("not a JSON object")?;
+fn kind_of(line: &str) -> Result<Kind, LineError> {
+    let v: Value = serde_json::from_str(line)?;
+    let obj = v.as_object().ok_or(LineError::NotObject)?;
     let label_only = obj.contains_key("label")
         && obj
             .keys()
@@ -47,9 +81,12 @@ fn kind_of(line: &str) -> Result<Kind, String> {
     })
 }
 
-pub async fn run(opts: ReplayOptions) -> Result<ReplaySummary, String> {
-    let text =
-        std::fs::read_to_string(&opts.file).map_err(|e| format!("{}: {e}", opts.file.display()))?;
+pub async fn run(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
+    let path = || opts.file.display().to_string();
+    let text = std::fs::read_to_string(&opts.file).map_err(|source| ReplayError::Read {
+        path: path(),
+        source,
+    })?;
     let client = reqwest::Client::new();
     let base = opts.url.trim_end_matches('/');
     let mut summary = ReplaySummary::default();
@@ -61,8 +98,11 @@ pub async fn run(opts: ReplayOptions) -> Result<ReplaySummary, String> {
         .filter(|(_, l)| !l.trim().is_empty())
         .collect();
     for (i, (n, line)) in lines.iter().enumerate() {
-        let kind =
-            kind_of(line).map_err(|e| format!("{}: line {}: {e}", opts.file.display(), n + 1))?;
+        let kind = kind_of(line).map_err(|source| ReplayError::Line {
+            path: path(),
+            line: n + 1,
+            source,
+        })?;
         if !batch.is_empty() && (kind != batch_kind || batch.len() >= opts.batch) {
             send(&client, base, &opts, batch_kind, &batch, &mut summary).await?;
             batch.clear();
@@ -83,7 +123,7 @@ async fn send(
     kind: Kind,
     lines: &[&str],
     summary: &mut ReplaySummary,
-) -> Result<(), String> {
+) -> Result<(), ReplayError> {
     let path = match kind {
         Kind::Prediction => "predictions",
         Kind::Label => "labels",
@@ -96,12 +136,22 @@ async fn send(
         .header("content-type", "application/x-ndjson")
         .body(body)
         .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(source) => return Err(ReplayError::Request { url, source }),
+    };
     let status = response.status();
-    let answer: Value = response.json().await.map_err(|e| format!("{url}: {e}"))?;
+    let answer: Value = match response.json().await {
+        Ok(a) => a,
+        Err(source) => return Err(ReplayError::Request { url, source }),
+    };
     if !status.is_success() {
-        return Err(format!("{url}: {status}: {answer}"));
+        return Err(ReplayError::Refused {
+            url,
+            status,
+            answer,
+        });
     }
     match kind {
         Kind::Prediction => summary.predictions += lines.len() as u64,
@@ -122,16 +172,57 @@ mod tests {
 
     #[test]
     fn label_lines_are_told_from_prediction_lines() {
-        assert_eq!(kind_of(r#"{"id": "a", "label": 1}"#), Ok(Kind::Label));
+        let kind = |line| kind_of(line).ok();
+        assert_eq!(kind(r#"{"id": "a", "label": 1}"#), Some(Kind::Label));
         assert_eq!(
-            kind_of(r#"{"id": "a", "label": 1, "timestamp": 5}"#),
-            Ok(Kind::Label)
+            kind(r#"{"id": "a", "label": 1, "timestamp": 5}"#),
+            Some(Kind::Label)
         );
         assert_eq!(
-            kind_of(r#"{"id": "a", "score": 0.3, "label": 1}"#),
-            Ok(Kind::Prediction)
+            kind(r#"{"id": "a", "score": 0.3, "label": 1}"#),
+            Some(Kind::Prediction)
         );
-        assert_eq!(kind_of(r#"{"score": 0.3}"#), Ok(Kind::Prediction));
-        assert!(kind_of("[1]").is_err());
+        assert_eq!(kind(r#"{"score": 0.3}"#), Some(Kind::Prediction));
+        assert!(matches!(kind_of("[1]"), Err(LineError::NotObject)));
+        assert!(matches!(kind_of("{"), Err(LineError::NotJson(_))));
+    }
+
+    #[tokio::test]
+    async fn a_bad_line_stops_the_replay_naming_the_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("mw-replay-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("events.jsonl");
+        std::fs::write(&file, "{\"score\": 0.5}\n\n[1]\n").unwrap();
+        let err = run(ReplayOptions {
+            file: file.clone(),
+            // Nothing is sent: the bad line is found before the first batch is full.
+            url: "http://127.0.0.1:9".into(),
+            model: "m".into(),
+            batch: 10,
+            rate: None,
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ReplayError::Line { line: 3, .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("{}: line 3: not a JSON object", file.display())
+        );
+        let missing = dir.join("missing.jsonl");
+        let err = run(ReplayOptions {
+            file: missing.clone(),
+            url: "http://127.0.0.1:9".into(),
+            model: "m".into(),
+            batch: 10,
+            rate: None,
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ReplayError::Read { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: ", missing.display()))
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

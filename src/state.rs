@@ -11,7 +11,9 @@ use prometheus::Encoder;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::drift::reference::{self, ReferenceFormat, ReferenceSource, load_configured};
+use crate::drift::reference::{
+    self, LoadReferenceError, ReferenceFormat, ReferenceSource, load_configured,
+};
 use crate::error::Error;
 use crate::event::{BodyFormat, Parser};
 use crate::exposition::WindowCollector;
@@ -21,18 +23,43 @@ use crate::persist::{self, Snapshot};
 use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
 use crate::telemetry::Telemetry;
 
+/// Why a configured model could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Its reference file is missing, of an unknown format, or invalid (the error names the file, and
+    /// the line and column where it can).
+    #[error("model {model:?}: reference {source}")]
+    Reference {
+        model: String,
+        source: LoadReferenceError,
+    },
+    /// The model refused the reference.
+    #[error("model {model:?}: {source}")]
+    SetReference { model: String, source: Error },
+}
+
 /// Builds a model and loads its file reference, if it has one.
 fn build_model(
     config: &Config,
     m: &crate::config::ModelConfig,
     telemetry: &Telemetry,
     clock: Clock,
-) -> Result<Model, String> {
+) -> Result<Model, BuildError> {
     let model = Model::new(Arc::new(m.clone()), telemetry, clock);
-    if let Some(reference) = load_configured(config, m, &model.schema, &model.interners)
-        .map_err(|e| format!("model {:?}: reference {e}", m.name))?
+    if let Some(reference) =
+        load_configured(config, m, &model.schema, &model.interners).map_err(|source| {
+            BuildError::Reference {
+                model: m.name.clone(),
+                source,
+            }
+        })?
     {
-        model.set_reference(reference).map_err(|e| e.to_string())?;
+        model
+            .set_reference(reference)
+            .map_err(|source| BuildError::SetReference {
+                model: m.name.clone(),
+                source,
+            })?;
     }
     Ok(model)
 }
@@ -76,9 +103,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state, loading every file reference. Fails with a message naming the file, line and
-    /// column of a bad reference.
-    pub fn new(config: Config, clock: Clock) -> Result<AppState, String> {
+    /// Builds the state, loading every file reference. A bad reference fails it with an error naming
+    /// the model, the file, and the line and column.
+    pub fn new(config: Config, clock: Clock) -> Result<AppState, BuildError> {
         let telemetry = Arc::new(Telemetry::new());
         let mut models = Vec::with_capacity(config.models.len());
         for m in &config.models {
@@ -141,7 +168,7 @@ impl AppState {
                 }
                 Some(existing) => {
                     let model = build_model(&config, m, telemetry, self.inner.clock)
-                        .map_err(Error::InvalidConfig)?;
+                        .map_err(|e| Error::InvalidConfig(e.to_string()))?;
                     for note in model.import(&existing.export(), false) {
                         tracing::warn!(model = %m.name, %note, "state not carried over the reload");
                     }
@@ -152,7 +179,7 @@ impl AppState {
                 None => {
                     models.push(Arc::new(
                         build_model(&config, m, telemetry, self.inner.clock)
-                            .map_err(Error::InvalidConfig)?,
+                            .map_err(|e| Error::InvalidConfig(e.to_string()))?,
                     ));
                     summary.added.push(name);
                 }

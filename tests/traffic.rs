@@ -53,8 +53,7 @@ async fn demo_traffic_reaches_the_default_model() {
         seed: 1,
         duration: Some(Duration::from_millis(2500)),
     })
-    .await
-    .unwrap();
+    .await;
     let m = s.scrape().await;
     let predictions = m.get("modelwatch_predictions_total", &[("model", "demo")]);
     assert!(predictions >= 500.0, "{predictions} predictions");

@@ -485,21 +485,41 @@ fn parse_csv(
     Ok((features.finish(), labels.finish()))
 }
 
+/// Why a configured reference file could not be loaded; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadReferenceError {
+    #[error("{path}: a reference file must end in .csv or .jsonl")]
+    UnknownFormat { path: String },
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: String,
+        source: ReferenceError,
+    },
+}
+
 /// Loads the file reference of a model, if it has one. The error names the file, line and column.
 pub fn load_configured(
     config: &crate::config::Config,
     model: &crate::config::ModelConfig,
     schema: &Schema,
     interners: &Interners,
-) -> Result<Option<FrozenReference>, String> {
+) -> Result<Option<FrozenReference>, LoadReferenceError> {
     let Some(crate::config::ReferenceConfig::Path(path)) = &model.reference else {
         return Ok(None);
     };
     let resolved = config.resolve(path);
-    let shown = resolved.display();
+    let shown = || resolved.display().to_string();
     let format = ReferenceFormat::from_path(&resolved)
-        .ok_or_else(|| format!("{shown}: a reference file must end in .csv or .jsonl"))?;
-    let bytes = std::fs::read(&resolved).map_err(|e| format!("{shown}: {e}"))?;
+        .ok_or_else(|| LoadReferenceError::UnknownFormat { path: shown() })?;
+    let bytes = std::fs::read(&resolved).map_err(|source| LoadReferenceError::Read {
+        path: shown(),
+        source,
+    })?;
     parse(
         &bytes,
         format,
@@ -509,7 +529,10 @@ pub fn load_configured(
         ReferenceSource::File,
     )
     .map(Some)
-    .map_err(|e| format!("{shown}: {e}"))
+    .map_err(|source| LoadReferenceError::Invalid {
+        path: shown(),
+        source,
+    })
 }
 
 #[cfg(test)]
