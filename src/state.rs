@@ -147,7 +147,7 @@ impl AppState {
             None => Config::default_config(),
         }
         .with_env_tokens();
-        let old_config = self.config();
+        let old_config = self.config_to_keep();
         if config.server.listen != old_config.server.listen
             || config.server.state != old_config.server.state
         {
@@ -196,13 +196,15 @@ impl AppState {
         Ok(summary)
     }
 
-    pub fn config(&self) -> Arc<Config> {
+    /// The configuration as an `Arc`, to hold across a reload or an `.await`.
+    pub fn config_to_keep(&self) -> Arc<Config> {
         self.inner.config.load_full()
     }
 
-    /// The configuration without taking a reference count: for the per-request path, where both
-    /// workers bumping one shared count would cost more than the read.
-    pub fn current_config(&self) -> arc_swap::Guard<Arc<Config>> {
+    /// The configuration for one request, borrowed without taking a reference count: on the
+    /// per-request path both workers bumping one shared count would cost more than the read. Not to be
+    /// held across an `.await`.
+    pub fn config_for_request(&self) -> arc_swap::Guard<Arc<Config>> {
         self.inner.config.load()
     }
 

@@ -114,7 +114,7 @@ impl tower_service::Service<Request> for Guard {
             }
         };
         let limit = {
-            let config = self.state.current_config();
+            let config = self.state.config_for_request();
             if !probe && !authorized(&config.server.auth, &request) {
                 return Box::pin(std::future::ready(done(
                     Error::Unauthorized.into_response(),
