@@ -31,8 +31,8 @@ const BLOCKING_BODY_BYTES: usize = 256 * 1024;
 
 /// The API: the router behind the guard (request metrics, load shedding, authentication and the
 /// request timeout).
-pub fn app(state: AppState) -> Guard {
-    Guard {
+pub fn app(state: AppState) -> RequestGuard {
+    RequestGuard {
         router: router(state.clone()),
         state,
     }
@@ -70,12 +70,12 @@ fn is_probe(path: &str) -> bool {
 /// request, which showed on the single-event path. Outside the router the matched route is not known,
 /// so the `route` label comes from `route_label`, which a test keeps in step with the router.
 #[derive(Clone)]
-pub struct Guard {
+pub struct RequestGuard {
     router: Router,
     state: AppState,
 }
 
-impl tower_service::Service<Request> for Guard {
+impl tower_service::Service<Request> for RequestGuard {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
