@@ -260,7 +260,8 @@ fn content_type(value: &Option<HeaderValue>) -> Option<&str> {
     value.as_ref().map(|v| v.to_str().unwrap_or("invalid"))
 }
 
-/// Runs CPU-bound request work inline for small bodies and on the blocking pool for big ones.
+/// Runs the parsing of a body of `size` bytes inline when it is small, and on the blocking pool when it
+/// is big.
 async fn run_cpu<T: Send + 'static>(
     size: usize,
     work: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -268,10 +269,18 @@ async fn run_cpu<T: Send + 'static>(
     if size < BLOCKING_BODY_BYTES {
         work()
     } else {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::Internal(format!("ingest task failed: {e}")))?
+        run_blocking(work).await
     }
+}
+
+/// Runs request work whose cost does not follow a body's size (a reference upload, a reload, a
+/// status document, a scrape) on the blocking pool, always.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
 }
 
 /// Ingest prediction events.
@@ -394,10 +403,8 @@ async fn put_reference(
 ) -> Result<Response, Error> {
     state.model(&model)?;
     let (bytes, ct) = read_request(&state, request).await?;
-    let answer = run_cpu(BLOCKING_BODY_BYTES, move || {
-        state.replace_reference(&model, content_type(&ct), &bytes)
-    })
-    .await?;
+    let answer =
+        run_blocking(move || state.replace_reference(&model, content_type(&ct), &bytes)).await?;
     Ok(Json(answer).into_response())
 }
 
@@ -414,7 +421,7 @@ async fn put_reference(
     security((), ("bearer" = []))
 )]
 async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
-    let summary = run_cpu(BLOCKING_BODY_BYTES, move || state.reload()).await?;
+    let summary = run_blocking(move || state.reload()).await?;
     tracing::info!(%summary, "config reloaded through /-/reload");
     Ok(Json(summary).into_response())
 }
@@ -452,7 +459,7 @@ async fn model_status(
     State(state): State<AppState>,
     Path(model): Path<String>,
 ) -> Result<Response, Error> {
-    let status = run_cpu(BLOCKING_BODY_BYTES, move || state.status(&model)).await?;
+    let status = run_blocking(move || state.status(&model)).await?;
     Ok(Json(status).into_response())
 }
 
@@ -467,7 +474,7 @@ async fn model_status(
     security((), ("bearer" = []))
 )]
 async fn metrics(State(state): State<AppState>) -> Result<Response, Error> {
-    let text = run_cpu(BLOCKING_BODY_BYTES, move || state.render_metrics()).await?;
+    let text = run_blocking(move || state.render_metrics()).await?;
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
