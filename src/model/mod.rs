@@ -4,7 +4,7 @@
 //! once per request (not per event), is never held across an `.await`, and is held only for O(log n)
 //! window updates per event, or for the memory copy that a scrape takes before computing metrics.
 
-mod drift;
+mod evaluate_drift;
 pub mod persist;
 
 use std::sync::Arc;

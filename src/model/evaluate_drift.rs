@@ -1,4 +1,4 @@
-//! Gathering a model's columns for a drift evaluation.
+//! `Model::evaluate_drift`: a model's drift evaluation, gathering its columns and comparing them.
 //!
 //! The evaluation copies one column at a time under the model lock (a memory walk), releases the lock,
 //! and compares it outside. A frozen reference is shared through an `Arc`, never copied. Ingest never
