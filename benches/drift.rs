@@ -8,7 +8,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, DriftTest, FeatureKind};
-use modelwatch::drift::columns::NumericData;
+use modelwatch::drift::column_set::NumericData;
 use modelwatch::drift::evaluate::{ColumnData, ColumnSpec, Role, compare};
 use modelwatch::drift::reference::{ReferenceFormat, ReferenceSource, parse};
 use modelwatch::model::Model;

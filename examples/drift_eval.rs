@@ -34,7 +34,7 @@ use std::time::Instant;
 use clap::Parser as _;
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, DriftTest, FeatureKind, Limits};
-use modelwatch::drift::columns::NumericData;
+use modelwatch::drift::column_set::NumericData;
 use modelwatch::drift::evaluate::{ColumnData, ColumnSpec, Role, compare};
 use modelwatch::drift::reference::{ReferenceFormat, ReferenceSource, parse};
 use modelwatch::event::{BodyFormat, Parser};

@@ -16,7 +16,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use modelwatch::drift::columns::ColumnSet;
+use modelwatch::drift::column_set::ColumnSet;
 use modelwatch::drift::reference::{ReferenceFormat, ReferenceSource, parse, sha256_hex};
 use modelwatch::event::{BodyFormat, Limits, Parser};
 use modelwatch_fuzz as fx;

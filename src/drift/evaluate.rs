@@ -14,7 +14,7 @@ use crate::stats::ks::ks_from_statistic;
 use crate::stats::multitest::adjust;
 use crate::stats::quantile::quantile_sorted;
 
-use super::columns::{CategoricalData, NumericData};
+use super::column_set::{CategoricalData, NumericData};
 
 /// The quantiles exported as `modelwatch_feature_quantile`.
 pub const QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];

@@ -1,7 +1,7 @@
 //! Drift detection and data quality: a reference, the comparison of each window against it, and the
 //! background evaluation that produces the drift report read at scrape time.
 
-pub mod columns;
+pub mod column_set;
 pub mod evaluate;
 pub mod reference;
 

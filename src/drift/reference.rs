@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::columns::{CategoricalData, ColumnSet, NumericData};
+use super::column_set::{CategoricalData, ColumnSet, NumericData};
 use crate::config::Task;
 use crate::event::{BodyFormat, LabelValue, Limits, Parser};
 use crate::schema::{Interners, Schema, Slot};

@@ -11,7 +11,7 @@ use std::time::Instant;
 use super::{Model, ModelState, ReferenceState};
 use crate::config::{FeatureKind, Task};
 use crate::drift::DriftReport;
-use crate::drift::columns::{CategoricalData, ColumnSet, categorical_of};
+use crate::drift::column_set::{CategoricalData, ColumnSet, categorical_of};
 use crate::drift::evaluate::{ColumnData, ColumnSpec, Role, compare, decide};
 use crate::schema::Slot;
 use crate::window::columns::{ColumnWindow, NumericCopy};

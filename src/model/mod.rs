@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::config::{ModelConfig, ReferenceConfig, WindowConfig};
 use crate::drift::DriftReport;
-use crate::drift::columns::ColumnSet;
+use crate::drift::column_set::ColumnSet;
 use crate::drift::reference::{FrozenReference, ReferenceSource};
 use crate::error::{EventCode, EventError};
 use crate::event::{LabelBatch, LabelValue, Predicted, PredictionBatch};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Model, Pending, ReferenceState, Warmup};
-use crate::drift::columns::ColumnSet;
+use crate::drift::column_set::ColumnSet;
 use crate::drift::reference::FrozenReference;
 use crate::error::EventCode;
 use crate::event::Predicted;
