@@ -226,7 +226,8 @@ pub fn compare(spec: &ColumnSpec, data: &ColumnData<'_>, min_samples: usize) -> 
 
 /// [ks D, wasserstein, wasserstein_normed, psi, jensen_shannon, ks p-value]
 fn compare_numeric(current: &NumericData, reference: &NumericData) -> [f64; 6] {
-    // One merge pass yields both the Wasserstein distance and the KS statistic.
+    // The Wasserstein distance and the KS statistic come from one call, in two passes over the samples
+    // (a lane-split merge for KS, a walk of the quantile grid for W).
     let merged = merge_statistics(&reference.sorted, &current.sorted);
     let ks = ks_from_statistic(reference.len(), current.len(), merged.ks_statistic);
     let w = merged.wasserstein;

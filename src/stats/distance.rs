@@ -46,7 +46,8 @@ pub fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
     merge_statistics(u, v).wasserstein
 }
 
-/// What one merge pass over two sorted samples yields.
+/// The two statistics of two sorted samples that `merge_statistics` computes together (in two passes,
+/// see there).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MergeStatistics {
     /// `scipy.stats.wasserstein_distance(u, v)`.
