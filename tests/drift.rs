@@ -394,3 +394,94 @@ async fn a_bad_reference_file_stops_start_up_with_its_place() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A model whose evaluator runs once at start and then not for an hour.
+fn hourly_model() -> String {
+    model_toml("warmup = 100000").replace("interval = \"100ms\"", "interval = \"1h\"")
+}
+
+async fn evaluated_at(s: &TestServer) -> f64 {
+    let (_, st) = s.get("/v1/models/m").await;
+    st["drift"]["evaluated_at"]
+        .as_f64()
+        .expect("a drift report")
+}
+
+/// Drift is computed by the evaluator (here once, at start) and by a reference upload, before its
+/// answer; never by ingest, a scrape or a status read.
+#[tokio::test]
+async fn drift_is_evaluated_by_the_evaluator_and_a_reference_upload_only() {
+    let s = TestServer::start(&hourly_model()).await;
+    let mut started = None;
+    for _ in 0..100 {
+        let (_, st) = s.get("/v1/models/m").await;
+        if let Some(t) = st["drift"]["evaluated_at"].as_f64() {
+            started = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = started.expect("the evaluator runs at start");
+    let mut rng = Lcg(5);
+    post(&s, events(&mut rng, 200, 0.0, &["red", "blue"])).await;
+    s.scrape().await;
+    assert_eq!(evaluated_at(&s).await, started);
+
+    let csv: String = std::iter::once("x,color\n".to_string())
+        .chain((0..100).map(|i| format!("{},red\n", i as f64 / 100.0)))
+        .collect();
+    let before = now_secs();
+    let (status, body) = put_reference(&s, "text/csv", &csv).await;
+    assert_eq!(status, 200, "{body}");
+    // The answer came after the evaluation against the new reference.
+    let (_, st) = s.get("/v1/models/m").await;
+    assert!(
+        st["drift"]["evaluated_at"].as_f64().unwrap() >= before,
+        "{st}"
+    );
+    let x = &st["drift"]["windows"][0]["columns"][0];
+    assert_eq!(
+        (&x["name"], &x["reference_values"]),
+        (&json!("x"), &json!(100))
+    );
+    s.stop().await;
+}
+
+/// The `category` label values of `modelwatch_category_ratio` come from the reference, which an upload
+/// (or, for warmup and moving references, past traffic) chooses: at most `TOP_CATEGORIES` (20) of its
+/// most frequent categories and `__other__`, per model, window and column, and a new reference's
+/// categories replace the old ones.
+#[tokio::test]
+async fn reference_categories_label_at_most_the_top_twenty_series() {
+    assert_eq!(modelwatch::drift::evaluate::TOP_CATEGORIES, 20);
+    let s = TestServer::start(&hourly_model()).await;
+    let mut rng = Lcg(9);
+    post(&s, events(&mut rng, 200, 0.0, &["red", "blue"])).await;
+    // 30 categories, `{prefix}{i}` appearing 40 - i times: the top 20 are i = 0..20.
+    let reference = |prefix: &str| -> String {
+        let mut csv = "x,color\n".to_string();
+        for i in 0..30 {
+            for _ in 0..40 - i {
+                csv += &format!("0.5,{prefix}{i}\n");
+            }
+        }
+        csv
+    };
+    let categories = |m: &Scrape| -> std::collections::BTreeSet<String> {
+        m.samples["modelwatch_category_ratio"]
+            .iter()
+            .filter(|(l, _)| l["window"] == "last_200" && l["feature"] == "color")
+            .map(|(l, _)| l["category"].clone())
+            .collect()
+    };
+    for prefix in ["a", "b"] {
+        let (status, body) = put_reference(&s, "text/csv", &reference(prefix)).await;
+        assert_eq!(status, 200, "{body}");
+        let expected: std::collections::BTreeSet<String> = (0..20)
+            .map(|i| format!("{prefix}{i}"))
+            .chain(["__other__".to_string()])
+            .collect();
+        assert_eq!(categories(&s.scrape().await), expected);
+    }
+    s.stop().await;
+}
