@@ -8,15 +8,15 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, DriftTest, FeatureKind};
-use modelwatch::drift::column_set::NumericData;
-use modelwatch::drift::evaluate::{ColumnData, ColumnSpec, Role, compare};
-use modelwatch::drift::reference::{ReferenceFormat, ReferenceSource, parse};
-use modelwatch::model::Model;
-use modelwatch::stats::distance::{
+use modelwatch::internals::drift::column_set::NumericData;
+use modelwatch::internals::drift::evaluate::{ColumnData, ColumnSpec, Role, compare};
+use modelwatch::internals::drift::reference::{ReferenceFormat, ReferenceSource, parse};
+use modelwatch::internals::model::Model;
+use modelwatch::internals::stats::distance::{
     bin_counts_sorted, jensen_shannon, psi, psi_edges, wasserstein_sorted,
 };
-use modelwatch::stats::ks::ks_2samp_sorted;
-use modelwatch::telemetry::Telemetry;
+use modelwatch::internals::stats::ks::ks_2samp_sorted;
+use modelwatch::internals::telemetry::Telemetry;
 
 /// Deterministic standard normals (Box–Muller on a 64-bit LCG).
 struct Normals(u64);
@@ -155,7 +155,7 @@ fn full_model(n: usize) -> Model {
             )
         })
         .collect();
-    let parser = modelwatch::event::Parser {
+    let parser = modelwatch::internals::event::Parser {
         schema: &model.schema,
         interners: &model.interners,
         limits: modelwatch::config::Limits {
@@ -165,7 +165,10 @@ fn full_model(n: usize) -> Model {
         now_ns: 0,
     };
     let batch = parser
-        .predictions(body.as_bytes(), modelwatch::event::BodyFormat::Ndjson)
+        .predictions(
+            body.as_bytes(),
+            modelwatch::internals::event::BodyFormat::Ndjson,
+        )
         .unwrap();
     assert!(batch.errors.is_empty());
     model.ingest_predictions(batch);

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use modelwatch::clock::Clock;
 use modelwatch::config::Config;
-use modelwatch::event::{BodyFormat, Parser};
-use modelwatch::model::Model;
-use modelwatch::telemetry::Telemetry;
+use modelwatch::internals::event::{BodyFormat, Parser};
+use modelwatch::internals::model::Model;
+use modelwatch::internals::telemetry::Telemetry;
 
 /// A binary model with 16 numeric and 4 categorical features. `windows` is the window part of its
 /// config: empty for the default (one count window of the last 1000 samples).

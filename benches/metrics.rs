@@ -7,10 +7,10 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, Task};
-use modelwatch::event::{BodyFormat, Parser};
+use modelwatch::internals::event::{BodyFormat, Parser};
+use modelwatch::internals::window::metric::{MetricWindow, Outcome};
+use modelwatch::internals::window::queue::Policy;
 use modelwatch::state::AppState;
-use modelwatch::window::metric::{MetricWindow, Outcome};
-use modelwatch::window::queue::Policy;
 
 fn binary_window(n: usize) -> MetricWindow {
     let mut w = MetricWindow::new(Task::BinaryClassification, 2, Policy::Count(n));

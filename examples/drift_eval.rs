@@ -34,12 +34,12 @@ use std::time::Instant;
 use clap::Parser as _;
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, DriftTest, FeatureKind, Limits};
-use modelwatch::drift::column_set::NumericData;
-use modelwatch::drift::evaluate::{ColumnData, ColumnSpec, Role, compare};
-use modelwatch::drift::reference::{ReferenceFormat, ReferenceSource, parse};
-use modelwatch::event::{BodyFormat, Parser};
-use modelwatch::model::Model;
-use modelwatch::telemetry::Telemetry;
+use modelwatch::internals::drift::column_set::NumericData;
+use modelwatch::internals::drift::evaluate::{ColumnData, ColumnSpec, Role, compare};
+use modelwatch::internals::drift::reference::{ReferenceFormat, ReferenceSource, parse};
+use modelwatch::internals::event::{BodyFormat, Parser};
+use modelwatch::internals::model::Model;
+use modelwatch::internals::telemetry::Telemetry;
 use serde_json::json;
 
 #[derive(clap::Parser)]

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use modelwatch::clock::Clock;
 use modelwatch::config::Config;
-use modelwatch::event::{BodyFormat, Parser};
-use modelwatch::model::Model;
-use modelwatch::telemetry::Telemetry;
+use modelwatch::internals::event::{BodyFormat, Parser};
+use modelwatch::internals::model::Model;
+use modelwatch::internals::telemetry::Telemetry;
 
 fn main() {
     let windows = std::env::args().nth(1).unwrap_or_default();

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, Limits};
-use modelwatch::event::{BodyFormat, Parser};
-use modelwatch::model::Model;
-use modelwatch::telemetry::Telemetry;
+use modelwatch::internals::event::{BodyFormat, Parser};
+use modelwatch::internals::model::Model;
+use modelwatch::internals::telemetry::Telemetry;
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");

@@ -182,10 +182,6 @@ impl Interner {
     pub fn len(&self) -> usize {
         self.names.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
 }
 
 /// One interner per categorical feature, each behind its own lock: ingest takes a read lock per value

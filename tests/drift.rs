@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{Scrape, TestServer, assert_close};
 use modelwatch::clock::Clock;
 use modelwatch::config::Config;
-use modelwatch::stats::ks::ks_2samp_sorted;
+use modelwatch::internals::stats::ks::ks_2samp_sorted;
 use serde_json::{Value, json};
 
 /// Deterministic uniform numbers in [0, 1).
@@ -209,7 +209,7 @@ async fn file_reference_values_match_the_statistics_core() {
         m.get("modelwatch_reference_samples", &[("model", "m")]),
         500.0
     );
-    let sha = modelwatch::drift::reference::sha256_hex(csv.as_bytes());
+    let sha = modelwatch::internals::drift::reference::sha256_hex(csv.as_bytes());
     assert_eq!(
         m.get(
             "modelwatch_reference_info",
@@ -453,7 +453,7 @@ async fn drift_is_evaluated_by_the_evaluator_and_a_reference_upload_only() {
 /// categories replace the old ones.
 #[tokio::test]
 async fn reference_categories_label_at_most_the_top_twenty_series() {
-    assert_eq!(modelwatch::drift::evaluate::TOP_CATEGORIES, 20);
+    assert_eq!(modelwatch::internals::drift::evaluate::TOP_CATEGORIES, 20);
     let s = TestServer::start(&hourly_model()).await;
     let mut rng = Lcg(9);
     post(&s, events(&mut rng, 200, 0.0, &["red", "blue"])).await;

@@ -16,8 +16,8 @@ use std::collections::HashSet;
 use libfuzzer_sys::fuzz_target;
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, ModelConfig, RESERVED_COLUMNS, Task, is_valid_name};
-use modelwatch::event::{BodyFormat, Limits, Parser};
-use modelwatch::model::Model;
+use modelwatch::internals::event::{BodyFormat, Limits, Parser};
+use modelwatch::internals::model::Model;
 use modelwatch_fuzz as fx;
 
 /// Only models this small are built. Validation allows up to 1000 classes and any number of windows,

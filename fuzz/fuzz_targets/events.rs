@@ -1,4 +1,4 @@
-//! Fuzz target `events`: the parsing and validation of event bodies (`modelwatch::event::Parser`), one
+//! Fuzz target `events`: the parsing and validation of event bodies (`modelwatch::internals::event::Parser`), one
 //! JSON object, a JSON array or NDJSON, of predictions or of labels, for every task.
 //!
 //! This is the code that reads untrusted request bodies before any lock is taken, so it must never
@@ -20,9 +20,9 @@
 use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
-use modelwatch::event::{BodyFormat, Limits, Parser};
-use modelwatch::schema::Slot;
-use modelwatch::window::columns::MISSING;
+use modelwatch::internals::event::{BodyFormat, Limits, Parser};
+use modelwatch::internals::schema::Slot;
+use modelwatch::internals::window::columns::MISSING;
 use modelwatch_fuzz as fx;
 
 fuzz_target!(|data: &[u8]| {

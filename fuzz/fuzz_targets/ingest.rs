@@ -2,7 +2,7 @@
 //! numbers a scrape exports.
 //!
 //! A sequence of request bodies is parsed as the server parses them and applied to a fresh
-//! `modelwatch::model::Model` (predictions, then labels that join pending predictions, then more
+//! `modelwatch::internals::model::Model` (predictions, then labels that join pending predictions, then more
 //! predictions, ...); afterwards the model is snapshotted and its drift evaluated. Nothing may panic,
 //! and the reports must add up: every event of a batch is accepted or rejected, every accepted label is
 //! matched or unmatched, no window grows past its cap and no share leaves [0, 1].
@@ -16,7 +16,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use modelwatch::event::{BodyFormat, Limits, Parser};
+use modelwatch::internals::event::{BodyFormat, Limits, Parser};
 use modelwatch_fuzz as fx;
 
 /// Bodies beyond this many are ignored: longer sequences add run time but no new kind of state.

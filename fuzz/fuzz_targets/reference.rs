@@ -1,4 +1,4 @@
-//! Fuzz target `reference`: parsing reference data, CSV and JSONL (`modelwatch::drift::reference::parse`),
+//! Fuzz target `reference`: parsing reference data, CSV and JSONL (`modelwatch::internals::drift::reference::parse`),
 //! and then judging drift against whatever was parsed.
 //!
 //! A reference arrives from a file at start or from `PUT .../reference` at runtime, so its bytes are
@@ -16,9 +16,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use modelwatch::drift::column_set::ColumnSet;
-use modelwatch::drift::reference::{ReferenceFormat, ReferenceSource, parse, sha256_hex};
-use modelwatch::event::{BodyFormat, Limits, Parser};
+use modelwatch::internals::drift::column_set::ColumnSet;
+use modelwatch::internals::drift::reference::{
+    ReferenceFormat, ReferenceSource, parse, sha256_hex,
+};
+use modelwatch::internals::event::{BodyFormat, Limits, Parser};
 use modelwatch_fuzz as fx;
 
 const MAX_ROWS: [usize; 4] = [1, 3, 50, 1_000_000];

@@ -12,12 +12,12 @@ use std::sync::{Arc, OnceLock};
 
 use modelwatch::clock::Clock;
 use modelwatch::config::{Config, FeatureKind, ModelConfig, ReferenceConfig, Task, WindowKind};
-use modelwatch::drift::DriftReport;
-use modelwatch::event::{BodyFormat, LabelValue, Limits, Predicted};
-use modelwatch::schema::{Interners, Schema};
-use modelwatch::model::{MAX_REPORTED_ERRORS, Model, ModelSnapshot};
-use modelwatch::telemetry::Telemetry;
-use modelwatch::window::metric::TaskMetrics;
+use modelwatch::internals::drift::DriftReport;
+use modelwatch::internals::event::{BodyFormat, LabelValue, Limits, Predicted};
+use modelwatch::internals::model::{MAX_REPORTED_ERRORS, Model, ModelSnapshot};
+use modelwatch::internals::schema::{Interners, Schema};
+use modelwatch::internals::telemetry::Telemetry;
+use modelwatch::internals::window::metric::TaskMetrics;
 use serde_json::value::RawValue;
 
 /// The models the targets pick from, one per task plus a binary model with named classes, so every
@@ -480,7 +480,10 @@ pub fn has_moving_reference(i: usize) -> bool {
 }
 
 /// Everything the report of one batch of predictions must satisfy, given how many events it had.
-pub fn check_prediction_report(report: &modelwatch::model::PredictionReport, events: usize) {
+pub fn check_prediction_report(
+    report: &modelwatch::internals::model::PredictionReport,
+    events: usize,
+) {
     assert_eq!(
         report.accepted + report.rejected,
         events,
@@ -501,7 +504,7 @@ pub fn check_prediction_report(report: &modelwatch::model::PredictionReport, eve
 }
 
 /// Everything the report of one batch of labels must satisfy, given how many events it had.
-pub fn check_label_report(report: &modelwatch::model::LabelReport, events: usize) {
+pub fn check_label_report(report: &modelwatch::internals::model::LabelReport, events: usize) {
     assert_eq!(
         report.accepted + report.rejected,
         events,
