@@ -334,6 +334,29 @@ async fn status_documents_match_their_typed_schemas() {
     }
     assert_documented(&doc, "get", "/v1/models/{model}", 200, &nulls);
 
+    // The ingest answers: counts with errors by index, unmatched labels, and a 422 for one bad event.
+    let (st, report) = s
+        .post_json(
+            "/v1/models/fraud/predictions",
+            &json!([{"score": 0.5}, {"score": "high"}]),
+        )
+        .await;
+    assert_eq!((st, &report["rejected"]), (200, &json!(1)), "{report}");
+    assert_documented(&doc, "post", "/v1/models/{model}/predictions", 200, &report);
+    let (st, report) = s
+        .post_json(
+            "/v1/models/fraud/labels",
+            &json!([{"id": "nobody", "label": 1}]),
+        )
+        .await;
+    assert_eq!(st, 200, "{report}");
+    assert_documented(&doc, "post", "/v1/models/{model}/labels", 200, &report);
+    let (st, error) = s
+        .post_json("/v1/models/fraud/predictions", &json!({"score": 7}))
+        .await;
+    assert_eq!(st, 422, "{error}");
+    assert_documented(&doc, "post", "/v1/models/{model}/predictions", 422, &error);
+
     let (st, health) = s.get("/healthz").await;
     assert_eq!(st, 200);
     assert_documented(&doc, "get", "/healthz", 200, &health);
