@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -188,6 +189,31 @@ def test_close_while_modelwatch_is_down_drops_and_counts_what_is_left() -> None:
     assert stats.dropped == {"closed": 51}
 
 
+def test_drops_are_logged_at_most_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    mw = Monitor("http://127.0.0.1:9", model="m", max_queue=10, backoff_initial=0.01, backoff_max=0.02)
+    drops = lambda: [r for r in caplog.records if "oldest events dropped" in r.getMessage()]  # noqa: E731
+    for i in range(100):
+        mw.log_prediction(id=i, score=0.5)
+    deadline = time.monotonic() + 10
+    while not drops() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for i in range(100):
+        mw.log_prediction(id=i, score=0.5)
+    retries = mw.stats().retries
+    while mw.stats().retries < retries + 20 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the sender goes round its retry loop, where it logs drops, 20 more times
+    mw.close(timeout=0.1)
+    assert mw.stats().dropped["queue_full"] >= 180
+    assert len(drops()) == 1
+
+
+class Unreadable:
+    """A value whose conversion to JSON raises something other than TypeError."""
+
+    def item(self) -> None:
+        raise RuntimeError("no")
+
+
 def test_nothing_the_caller_passes_raises() -> None:
     class Exploding:
         def copy(self) -> None:
@@ -200,10 +226,11 @@ def test_nothing_the_caller_passes_raises() -> None:
     mw.log_prediction(id={"not": "an id"}, features=Exploding(), score="x")  # type: ignore[arg-type]
     mw.log_prediction(id=object(), features={"a": object()}, score=0.5)  # type: ignore[arg-type]
     mw.log_label(id=object(), label=object())  # type: ignore[arg-type]
+    mw.log_prediction(id=1, features={"a": Unreadable()}, score=0.5)
     mw.close(timeout=2)
     stats = mw.stats()
-    assert stats.logged == 3
-    assert stats.rejected == {"invalid_features": 1, "unserializable": 2}
+    assert stats.logged == 4
+    assert stats.rejected == {"invalid_features": 1, "unserializable": 3}
 
 
 def test_a_bad_url_is_refused_at_construction() -> None:

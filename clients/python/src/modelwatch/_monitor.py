@@ -83,8 +83,9 @@ class Monitor:
         self._start()
         # After a fork (gunicorn --preload, multiprocessing) the child has a copy of the queue but no
         # thread: it starts afresh, empty, so that the parent's events are not sent twice.
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _restart_in_child(ref))
+        if hasattr(os, "register_at_fork"):  # POSIX only
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _restart_in_child(ref))
 
     def _start(self) -> None:
         self._lock = threading.Lock()
@@ -271,7 +272,7 @@ class Monitor:
                     lines[1].append(encode_event({"id": id, "label": label, "timestamp": ts}))
             except FeatureError as e:
                 local[e.code] = local.get(e.code, 0) + 1
-            except (TypeError, ValueError):
+            except Exception:  # whatever a caller's object raises when read, it costs only its event
                 local["unserializable"] = local.get("unserializable", 0) + 1
         if local:
             with self._lock:
