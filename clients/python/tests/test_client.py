@@ -41,10 +41,14 @@ def test_features_of_every_supported_shape_become_a_named_object() -> None:
 def test_a_snapshot_does_not_follow_later_changes_by_the_caller() -> None:
     features = {"a": 1.0}
     array = np.array([1.0, 2.0])
-    snap_dict, snap_array = snapshot_features(features), snapshot_features(array)
+    row = pd.Series({"a": 1.0, "b": 2.0})
+    snap_dict, snap_array, snap_row = (snapshot_features(f) for f in (features, array, row))
     features["a"] = 99.0
     array[0] = 99.0
+    row["a"] = 99.0
+    row.index = pd.Index(["x", "y"])
     assert snap_dict == {"a": 1.0} and snap_array == [1.0, 2.0]
+    assert name_features(snap_row, None) == {"a": 1.0, "b": 2.0}
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
-# A snapshot is a plain dict of name to value, or a list of positional values (named later).
-Snapshot = Union[dict[str, Any], list[Any], None]
+# A snapshot is a plain dict of name to value; a list of positional values (named later by the
+# Monitor's feature names); or the names' container (a pandas Index, immutable) with a list of values,
+# turned into a dict later, in the background thread.
+Snapshot = Union[dict[str, Any], list[Any], tuple[Any, list[Any]], None]
 
 
 class FeatureError(ValueError):
@@ -28,6 +30,27 @@ class FeatureError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+# What each type of features is, worked out once per type: asking a pandas object for an attribute
+# it lacks (`columns` on a Series) costs microseconds, a dict lookup costs nanoseconds.
+_KINDS: dict[type, str] = {}
+
+
+def _classify(cls: type) -> str:
+    for base in cls.__mro__:
+        package = base.__module__.partition(".")[0]
+        if package == "pandas" and base.__name__ in ("Series", "DataFrame"):
+            return base.__name__
+        if package == "numpy" and base.__name__ == "ndarray":
+            return "array"
+    if issubclass(cls, Mapping):
+        return "mapping"
+    if issubclass(cls, Sequence) and not issubclass(cls, (str, bytes, bytearray)):
+        return "sequence"
+    if hasattr(cls, "tolist") and hasattr(cls, "ndim"):  # other array libraries
+        return "array"
+    return "invalid"
 
 
 def snapshot_features(features: Any) -> Snapshot:
@@ -40,19 +63,21 @@ def snapshot_features(features: Any) -> Snapshot:
         return None
     if type(features) is dict:
         return features.copy()
-    # pandas: a DataFrame has `columns`; a Series has `index` and `tolist`.
-    columns = getattr(features, "columns", None)
-    if columns is not None:
+    cls = type(features)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _classify(cls)
+        if len(_KINDS) < 1000:
+            _KINDS[cls] = kind
+    if kind == "Series":
+        return (features.index, features.tolist())
+    if kind == "DataFrame":
         if len(features) != 1:
             raise FeatureError(
                 "invalid_features", f"a DataFrame of features must have one row, not {len(features)}"
             )
-        return dict(zip(map(str, columns), features.iloc[0].tolist()))
-    if hasattr(features, "index") and hasattr(features, "tolist") and not isinstance(features, list):
-        index = features.index
-        if not callable(index):  # a list's or tuple's `index` is a method; a Series' is its labels
-            return dict(zip(map(str, index), features.tolist()))
-    if hasattr(features, "tolist") and hasattr(features, "ndim"):
+        return (features.columns, features.iloc[0].tolist())
+    if kind == "array":
         values = features.tolist()
         if features.ndim == 2 and len(values) == 1:
             values = values[0]
@@ -63,16 +88,13 @@ def snapshot_features(features: Any) -> Snapshot:
                 f"{getattr(features, 'shape', '?')}",
             )
         return list(values)
-    if isinstance(features, Mapping):
+    if kind == "mapping":
         return {str(k): v for k, v in features.items()}
-    if isinstance(features, (list, tuple)):
-        return list(features)
-    if isinstance(features, Sequence) and not isinstance(features, (str, bytes)):
+    if kind == "sequence":
         return list(features)
     raise FeatureError(
         "invalid_features",
-        f"features must be a mapping, a sequence, a numpy array or a pandas row, not "
-        f"{type(features).__name__}",
+        f"features must be a mapping, a sequence, a numpy array or a pandas row, not {cls.__name__}",
     )
 
 
@@ -80,6 +102,9 @@ def name_features(snapshot: Snapshot, names: Sequence[str] | None) -> dict[str, 
     """The features as a JSON object: positional values are named by `names`, in order."""
     if snapshot is None or isinstance(snapshot, dict):
         return snapshot
+    if isinstance(snapshot, tuple):
+        labels, values = snapshot
+        return dict(zip(map(str, labels), values))
     if names is None:
         raise FeatureError(
             "unnamed_features",
