@@ -4,6 +4,7 @@ fake server that misbehaves (500s, answers that are not modelwatch's) or against
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -179,6 +180,26 @@ def test_an_answer_that_is_not_modelwatchs_is_counted(fake: Any) -> None:
     assert mw.flush(timeout=10)
     mw.close()
     assert mw.stats().rejected == {"unexpected_answer": 1}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_forked_child_starts_with_an_empty_queue_and_its_own_sender(fake: Any) -> None:
+    server = fake([(200, {}, accept_all)])
+    mw = Monitor(server.url, model="m", batch_size=1000, flush_interval=60)
+    for i in range(3):
+        mw.log_prediction(id=f"parent-{i}", score=0.5)
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the parent's queue must not be sent
+        mw.log_prediction(id="child", score=0.5)
+        ok = mw.flush(timeout=10) and mw.stats().accepted == 1 and mw.stats().logged == 1
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert mw.flush(timeout=10)
+    mw.close()
+    ids = sorted(json.loads(line)["id"] for body in server.bodies for line in body.splitlines())
+    assert ids == ["child", "parent-0", "parent-1", "parent-2"]
+    assert mw.stats().accepted == 3
 
 
 def test_close_while_modelwatch_is_down_drops_and_counts_what_is_left() -> None:
