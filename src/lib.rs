@@ -17,6 +17,7 @@ pub mod model;
 pub mod persist;
 pub mod replay;
 pub mod server;
+pub mod snapshot;
 pub mod state;
 pub mod stats;
 pub mod status;

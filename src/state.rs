@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::event::{BodyFormat, Parser};
 use crate::exposition::WindowCollector;
 use crate::model::{LabelReport, Model, PredictionReport};
-use crate::persist::{self, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::status;
 use crate::telemetry::Telemetry;
 
@@ -364,8 +364,7 @@ impl AppState {
     /// Every model's state, for a snapshot.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            version: persist::FORMAT_VERSION,
-            taken_at: self.inner.clock.now_ns(),
+            taken_at_ns: self.inner.clock.now_ns(),
             models: self.models().iter().map(|m| m.export()).collect(),
         }
     }
