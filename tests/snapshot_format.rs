@@ -130,3 +130,130 @@ async fn write_fixture() {
     std::fs::copy(&state, out).unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A server started on a copy of a committed fixture, a minute after it was written.
+async fn start_on(fixture: &str) -> (TestServer, PathBuf) {
+    let dir = temp_dir(fixture);
+    let state = dir.join("state.bin");
+    std::fs::copy(fixture_dir().join(fixture), &state).unwrap();
+    let s = TestServer::start_with(
+        fixture_config(&state),
+        Clock::starting_at(T0_NS + 60_000_000_000),
+    )
+    .await;
+    (s, dir)
+}
+
+fn sum_of(m: &common::Scrape, name: &str, model: &str) -> f64 {
+    m.samples[name]
+        .iter()
+        .filter(|(l, _)| l.get("model").map(String::as_str) == Some(model))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// Everything `write_fixture_state` left behind is back, and goes on from where it was.
+async fn assert_fixture_state(s: &TestServer) -> common::Scrape {
+    let m = s.scrape().await;
+    for (model, predictions) in [("fraud", 30.0), ("animals", 25.0), ("price", 25.0)] {
+        assert_eq!(
+            m.get("modelwatch_predictions_total", &[("model", model)]),
+            predictions,
+            "{model}"
+        );
+    }
+    assert_eq!(
+        m.get("modelwatch_labels_total", &[("model", "fraud")]),
+        17.0
+    );
+    assert_eq!(sum_of(&m, "modelwatch_rejected_events_total", "fraud"), 1.0);
+    for window in ["last_100", "1d"] {
+        let w = [("model", "fraud"), ("window", window)];
+        assert_eq!(m.get("modelwatch_prediction_window_samples", &w), 30.0);
+        assert_eq!(m.get("modelwatch_window_samples", &w), 17.0);
+    }
+    let w = [("model", "price"), ("window", "last_10")];
+    assert_eq!(m.get("modelwatch_window_samples", &w), 10.0);
+    assert_eq!(m.get("modelwatch_mean_label", &w), 19.5);
+    assert_eq!(
+        m.get("modelwatch_pending_labels", &[("model", "fraud")]),
+        13.0
+    );
+
+    let (_, fraud) = s.get("/v1/models/fraud").await;
+    let r = &fraud["reference"];
+    assert_eq!(
+        (
+            &r["source"],
+            &r["samples"],
+            &r["label_samples"],
+            &r["ready"]
+        ),
+        (&json!("warmup"), &json!(30), &json!(17), &json!(false)),
+        "{r}"
+    );
+    let (_, animals) = s.get("/v1/models/animals").await;
+    assert_eq!(animals["reference"]["source"], "api", "{animals}");
+    assert_eq!(animals["reference"]["samples"], 40);
+    let (_, price) = s.get("/v1/models/price").await;
+    assert_eq!(price["reference"]["source"], "moving");
+    assert_eq!(price["reference"]["samples"], 10);
+
+    // Pending labels still join, category ids still mean the same countries, and the warmup goes on
+    // from 30: 20 more predictions complete it.
+    let (_, r) = s
+        .post_json("/v1/models/fraud/labels", &json!({"id": "p5", "label": 1}))
+        .await;
+    assert_eq!(r["matched"], 1, "{r}");
+    let more: Vec<Value> = (0..20)
+        .map(|i| json!({"score": 0.5, "features": {"amount": 1.0, "country": "IT"}, "label": (i % 2) as u8}))
+        .collect();
+    s.post_json("/v1/models/fraud/predictions", &Value::Array(more))
+        .await;
+    let (_, fraud) = s.get("/v1/models/fraud").await;
+    assert_eq!(fraud["reference"]["samples"], 50);
+    assert_eq!(fraud["reference"]["ready"], true);
+    m
+}
+
+#[tokio::test]
+async fn a_format_2_snapshot_loads_with_everything_it_held() {
+    let (s, dir) = start_on("v2.bin").await;
+    assert_fixture_state(&s).await;
+    s.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_format_1_snapshot_is_migrated_with_everything_it_held() {
+    let (s, dir) = start_on("v1.bin").await;
+    let m1 = assert_fixture_state(&s).await;
+    s.stop().await;
+    // The shutdown rewrote it in the current format, which loads again.
+    let bytes = std::fs::read(dir.join("state.bin")).unwrap();
+    assert_eq!(bytes[8] as u32, modelwatch::snapshot::VERSION);
+    std::fs::remove_dir_all(&dir).ok();
+
+    // Both formats restore the same model metrics.
+    let (s, dir) = start_on("v2.bin").await;
+    let m2 = s.scrape().await;
+    for name in [
+        "modelwatch_accuracy",
+        "modelwatch_roc_auc",
+        "modelwatch_mae",
+    ] {
+        for (labels, v) in &m1.samples[name] {
+            let other = m2.samples[name]
+                .iter()
+                .find(|(l, _)| l == labels)
+                .unwrap()
+                .1;
+            assert!(
+                v.to_bits() == other.to_bits(),
+                "{name}{labels:?}: {v} != {other}"
+            );
+        }
+    }
+    s.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
