@@ -327,7 +327,7 @@ fn cut_batch(n: usize, seed: usize) -> Vec<u8> {
             let k = seed + i;
             let mut e = json!({"score": (k % 100) as f64 / 100.0, "features": {"x": k as f64}});
             if k.is_multiple_of(2) {
-                e["label"] = json!((k % 4 == 0) as u8);
+                e["label"] = json!(k.is_multiple_of(4) as u8);
             }
             e
         })
