@@ -602,3 +602,58 @@ fn check_config_refuses_a_state_directory_that_is_missing_or_not_writable() {
     assert!(!ok && out.contains("not writable"), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The import a reload uses: an uploaded reference goes over to the rebuilt model when only the
+/// threshold changed, and stays behind, with a note, when `[model.reference]` changed.
+#[test]
+fn an_uploaded_reference_is_carried_over_unless_the_reference_settings_changed() {
+    use modelwatch::drift::reference::{ReferenceFormat, ReferenceSource, parse};
+    let text = |threshold: &str, warmup: &str| {
+        format!(
+            "[[model]]\nname = \"m\"\ntask = \"binary_classification\"\nthreshold = {threshold}\n\
+             [model.reference]\nwarmup = {warmup}\n[[model.window]]\nname = \"w\"\nevents = 10\n\
+             [[model.feature]]\nname = \"x\"\ntype = \"numeric\"\n"
+        )
+    };
+    let telemetry = modelwatch::telemetry::Telemetry::new();
+    let model = |text: String| {
+        let config = Config::parse(&text).unwrap();
+        modelwatch::model::Model::new(
+            std::sync::Arc::new(config.models[0].clone()),
+            &telemetry,
+            Clock::new(),
+        )
+    };
+    let old = model(text("0.5", "100"));
+    let body: String = (0..30)
+        .map(|i| format!("{{\"score\": 0.5, \"features\": {{\"x\": {i}}}}}\n"))
+        .collect();
+    let reference = parse(
+        body.as_bytes(),
+        ReferenceFormat::Jsonl,
+        &old.schema,
+        &old.interners,
+        1000,
+        ReferenceSource::Api,
+    )
+    .unwrap();
+    old.set_reference(reference).unwrap();
+
+    let same_reference = model(text("0.51", "100"));
+    assert!(same_reference.import(&old.export(), false).is_empty());
+    let info = same_reference.reference_info().unwrap();
+    assert_eq!((info.source, info.samples), (ReferenceSource::Api, 30));
+
+    let other_reference = model(text("0.5", "200"));
+    let notes = other_reference.import(&old.export(), false);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("from warmup = 100 to warmup = 200")),
+        "{notes:?}"
+    );
+    assert_eq!(
+        other_reference.reference_info().unwrap().source,
+        ReferenceSource::Warmup
+    );
+}
