@@ -271,6 +271,14 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                     bad += 1;
                 }
             }
+            // So is the state directory: a missing or read-only one would only show at the first
+            // snapshot, as a failure.
+            if let Some(state) = &c.server.state
+                && let Err(e) = crate::persist::check_writable(&c.resolve(&state.path))
+            {
+                println!("{}: server.state.path: {e}", path.display());
+                bad += 1;
+            }
             if bad > 0 {
                 println!("{bad} error(s)");
                 return ExitCode::from(1);

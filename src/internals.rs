@@ -48,3 +48,12 @@ pub mod window {
 pub mod stats {
     pub use crate::stats::{chi2, distance, exact_sum, ks, metrics, multitest, quantile};
 }
+
+/// The snapshot file and its transfer types, for the persistence and format tests.
+pub mod persist {
+    pub use crate::persist::{Loaded, WriteError, read, write};
+}
+
+pub mod snapshot {
+    pub use crate::snapshot::{Snapshot, VERSION, v1, v2};
+}

@@ -24,6 +24,7 @@ pub(crate) mod persist;
 pub mod replay;
 pub(crate) mod schema;
 pub mod server;
+pub(crate) mod snapshot;
 pub mod state;
 pub(crate) mod stats;
 pub(crate) mod status;

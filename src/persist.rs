@@ -1,34 +1,40 @@
-//! State snapshots: windows, references, pending labels and counters, written atomically and restored at
-//! start.
+//! The snapshot file: written atomically, one write at a time per file, and read back at start.
 //!
-//! The file is a magic header, a postcard-encoded `Snapshot`, and the SHA-256 of the payload, so a torn
-//! or corrupt file is detected rather than half-read. It is written to a temporary file, fsynced, and
-//! renamed over the old one, so a crash leaves either the old snapshot or the new one. A snapshot that
-//! cannot be read is moved aside and reported; it never stops the service from starting.
+//! The file is a magic header, a postcard payload (the format number, then the transfer types of
+//! `snapshot`), and the SHA-256 of the payload, so a torn or corrupt file is detected rather than
+//! half-read. It is written to a temporary file, fsynced, and renamed over the old one, so a crash leaves
+//! either the old snapshot or the new one. Writes to one file are serialized: the temporary file is never
+//! shared, and the state is captured only once the write holds the file, so a later write never carries
+//! older state. A snapshot that cannot be read is moved aside and reported; it never stops the service
+//! from starting.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
 
-use serde::{Deserialize, Serialize};
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
-use crate::model::persist::ModelData;
+use crate::snapshot::{self, Snapshot};
 
 const MAGIC: &[u8; 8] = b"MWSNAP\x00\x01";
-/// Bumped whenever `Snapshot` changes incompatibly; an older file is moved aside, not misread.
-pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Snapshot {
-    pub version: u32,
-    /// Unix nanoseconds when it was taken.
-    pub taken_at: i64,
-    pub models: Vec<ModelData>,
+/// Why a snapshot was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("encoding the snapshot: {0}")]
+    Encode(#[from] postcard::Error),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
-    let payload =
-        postcard::to_stdvec(snapshot).map_err(|e| format!("encoding the snapshot: {e}"))?;
+fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, postcard::Error> {
+    let payload = snapshot::encode(snapshot)?;
     let mut out = Vec::with_capacity(payload.len() + 8 + 32);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&payload);
@@ -36,7 +42,7 @@ fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
+fn decode(bytes: &[u8]) -> Result<snapshot::Decoded, String> {
     if bytes.len() < MAGIC.len() + 32 || &bytes[..MAGIC.len()] != MAGIC {
         return Err("not a modelwatch snapshot (bad header)".to_string());
     }
@@ -44,25 +50,32 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
     if Sha256::digest(payload).as_slice() != digest {
         return Err("checksum mismatch (the file is truncated or corrupt)".to_string());
     }
-    let snapshot: Snapshot =
-        postcard::from_bytes(payload).map_err(|e| format!("undecodable snapshot: {e}"))?;
-    if snapshot.version != FORMAT_VERSION {
-        return Err(format!(
-            "snapshot format {} is not the supported format {FORMAT_VERSION}",
-            snapshot.version
-        ));
-    }
-    Ok(snapshot)
+    snapshot::decode(payload).map_err(|e| e.to_string())
 }
 
-/// Writes a snapshot atomically: temporary file, fsync, rename, fsync of the directory. Returns the size.
-pub fn write(path: &Path, snapshot: &Snapshot) -> Result<usize, String> {
-    let bytes = encode(snapshot)?;
+/// One lock per snapshot file: every write to a file holds its lock from capture to rename.
+fn file_lock(path: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    LOCKS.lock().entry(path.to_path_buf()).or_default().clone()
+}
+
+/// Writes the snapshot that `capture` takes, atomically: temporary file, fsync, rename, fsync of the
+/// directory. `capture` runs once this write holds the file, so writes never overlap and each one holds
+/// state at least as new as the write before it. Returns the size written.
+pub fn write(path: &Path, capture: impl FnOnce() -> Snapshot) -> Result<usize, WriteError> {
+    let lock = file_lock(path);
+    let _one_writer = lock.lock();
+    let bytes = encode(&capture())?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp = tmp_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -74,7 +87,7 @@ pub fn write(path: &Path, snapshot: &Snapshot) -> Result<usize, String> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        format!("{}: {e}", path.display())
+        io(path)(e)
     })?;
     Ok(bytes.len())
 }
@@ -85,17 +98,39 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Checks that snapshots can be written to `path`: its directory exists and a file can be created in it
+/// (`check-config`; a read-only or missing directory would otherwise show only when the first snapshot
+/// fails).
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match std::fs::metadata(dir) {
+        Err(e) => return Err(format!("directory {}: {e}", dir.display())),
+        Ok(m) if !m.is_dir() => return Err(format!("{} is not a directory", dir.display())),
+        Ok(_) => {}
+    }
+    if path.is_dir() {
+        return Err(format!("{} is a directory, not a file", path.display()));
+    }
+    let probe = dir.join(format!(".modelwatch-write-test-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("directory {} is not writable: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// What reading the snapshot at start found.
 #[derive(Debug)]
 pub enum Loaded {
     /// No snapshot yet.
     Missing,
-    Ok(Snapshot),
+    /// `format` is the format the file was written in; an older one was migrated to the current types.
+    Ok { snapshot: Snapshot, format: u32 },
     /// The file was unreadable and was moved to `moved_to`.
-    Quarantined {
-        reason: String,
-        moved_to: PathBuf,
-    },
+    Quarantined { reason: String, moved_to: PathBuf },
 }
 
 /// Reads the snapshot, moving a bad one aside so the next snapshot can be written and the bad one can be
@@ -107,7 +142,10 @@ pub fn read(path: &Path) -> Loaded {
         Err(e) => return quarantine(path, format!("cannot read: {e}")),
     };
     match decode(&bytes) {
-        Ok(s) => Loaded::Ok(s),
+        Ok(d) => Loaded::Ok {
+            snapshot: d.snapshot,
+            format: d.format,
+        },
         Err(reason) => quarantine(path, reason),
     }
 }
@@ -139,19 +177,23 @@ mod tests {
         d
     }
 
+    fn empty(taken_at_ns: i64) -> Snapshot {
+        Snapshot {
+            taken_at_ns,
+            models: Vec::new(),
+        }
+    }
+
     #[test]
     fn round_trip_and_atomic_replace() {
         let d = dir("rt");
         let path = d.join("state");
-        let s = Snapshot {
-            version: FORMAT_VERSION,
-            taken_at: 42,
-            models: Vec::new(),
-        };
-        write(&path, &s).unwrap();
-        write(&path, &Snapshot { taken_at: 43, ..s }).unwrap();
+        write(&path, || empty(42)).unwrap();
+        write(&path, || empty(43)).unwrap();
         match read(&path) {
-            Loaded::Ok(back) => assert_eq!(back.taken_at, 43),
+            Loaded::Ok { snapshot, format } => {
+                assert_eq!((snapshot.taken_at_ns, format), (43, snapshot::VERSION))
+            }
             other => panic!("{other:?}"),
         }
         assert!(!tmp_path(&path).exists());
@@ -162,15 +204,7 @@ mod tests {
     fn corrupt_files_are_moved_aside() {
         let d = dir("bad");
         let path = d.join("state");
-        write(
-            &path,
-            &Snapshot {
-                version: FORMAT_VERSION,
-                taken_at: 1,
-                models: Vec::new(),
-            },
-        )
-        .unwrap();
+        write(&path, || empty(1)).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[MAGIC.len()] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
@@ -184,5 +218,34 @@ mod tests {
         }
         std::fs::write(&path, b"garbage").unwrap();
         assert!(matches!(read(&path), Loaded::Quarantined { .. }));
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_by_name() {
+        let d = dir("newer");
+        let path = d.join("state");
+        let payload = postcard::to_stdvec(&(snapshot::VERSION + 1, empty(1))).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&payload);
+        bytes.extend_from_slice(&Sha256::digest(&payload));
+        std::fs::write(&path, &bytes).unwrap();
+        match read(&path) {
+            Loaded::Quarantined { reason, .. } => {
+                assert!(reason.contains("newer modelwatch"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_or_unwritable_directory_is_reported() {
+        let d = dir("check");
+        assert_eq!(check_writable(&d.join("state")), Ok(()));
+        let missing = check_writable(&d.join("absent/state")).unwrap_err();
+        assert!(missing.contains("absent"), "{missing}");
+        std::fs::write(d.join("file"), b"").unwrap();
+        let not_dir = check_writable(&d.join("file/state")).unwrap_err();
+        assert!(not_dir.contains("not a directory"), "{not_dir}");
+        assert!(check_writable(&d).is_err(), "the state path is a directory");
     }
 }

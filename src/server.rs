@@ -94,8 +94,10 @@ impl Server {
         if let Some(path) = self.state_file {
             let state = self.state.clone();
             let written = tokio::task::spawn_blocking(move || write_snapshot(&state, &path)).await;
-            if let Ok(Err(e)) | Err(e) = written.map_err(|e| e.to_string()) {
-                tracing::error!(error = %e, "final snapshot failed");
+            match written {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "final snapshot failed"),
+                Err(e) => tracing::error!(error = %e, "final snapshot failed"),
             }
         }
         result
@@ -152,9 +154,18 @@ fn restore(state: &AppState, path: &Path) {
         persist::Loaded::Missing => {
             tracing::info!(path = %path.display(), "no state snapshot yet; starting empty")
         }
-        persist::Loaded::Ok(snapshot) => {
+        persist::Loaded::Ok { snapshot, format } => {
             for note in state.restore(&snapshot) {
                 tracing::warn!(%note, "part of the snapshot was not restored");
+            }
+            if format != crate::snapshot::VERSION {
+                tracing::warn!(
+                    path = %path.display(),
+                    from = format,
+                    to = crate::snapshot::VERSION,
+                    "the snapshot was written in an older format and was migrated; the next snapshot \
+                     replaces it in the current format"
+                );
             }
             tracing::info!(path = %path.display(), models = snapshot.models.len(), "state restored");
         }
@@ -165,18 +176,40 @@ fn restore(state: &AppState, path: &Path) {
             "the state snapshot is unusable and was moved aside; starting empty"
         ),
     }
+    // A directory that exists but cannot be written would otherwise show only at the first snapshot.
+    if path.parent().is_some_and(Path::is_dir)
+        && let Err(e) = persist::check_writable(path)
+    {
+        tracing::error!(path = %path.display(), error = %e, "state snapshots will fail");
+    }
 }
 
-fn write_snapshot(state: &AppState, path: &Path) -> Result<(), String> {
+/// Captures and writes one snapshot, and records it in the snapshot metrics (when snapshots are
+/// configured). Writes to one file are serialized by `persist::write`, so an interrupted periodic write
+/// and the final one never share the temporary file. Returns the bytes written.
+pub fn write_snapshot(state: &AppState, path: &Path) -> Result<usize, persist::WriteError> {
     let started = std::time::Instant::now();
-    let snapshot = state.snapshot();
-    let bytes = persist::write(path, &snapshot)?;
-    tracing::debug!(bytes, elapsed = ?started.elapsed(), "state snapshot written");
-    Ok(())
+    let result = persist::write(path, || state.snapshot());
+    let metrics = state.telemetry().snapshots();
+    match &result {
+        Ok(bytes) => {
+            if let Some(m) = metrics {
+                m.record_success(state.clock().now_secs(), started.elapsed());
+            }
+            tracing::debug!(bytes, elapsed = ?started.elapsed(), "state snapshot written");
+        }
+        Err(_) => {
+            if let Some(m) = metrics {
+                m.record_failure();
+            }
+        }
+    }
+    result
 }
 
-/// Writes a snapshot every `interval` on the blocking pool.
+/// Writes a snapshot every `interval` on the blocking pool, and registers the snapshot metrics.
 fn spawn_snapshotter(state: AppState, path: PathBuf, interval: Duration) -> JoinHandle<()> {
+    state.telemetry().enable_snapshots(interval);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -185,7 +218,7 @@ fn spawn_snapshotter(state: AppState, path: PathBuf, interval: Duration) -> Join
             ticker.tick().await;
             let (s, p) = (state.clone(), path.clone());
             match tokio::task::spawn_blocking(move || write_snapshot(&s, &p)).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "state snapshot failed"),
                 Err(e) => tracing::error!(error = %e, "state snapshot task failed"),
             }

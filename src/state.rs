@@ -19,7 +19,7 @@ use crate::event::{BodyFormat, Parser};
 use crate::exposition::WindowCollector;
 use crate::model::{LabelReport, Model, PredictionReport};
 use crate::models::Models;
-use crate::persist::{self, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
 use crate::telemetry::Telemetry;
 
@@ -352,8 +352,7 @@ impl AppState {
     /// Every model's state, for a snapshot.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            version: persist::FORMAT_VERSION,
-            taken_at: self.inner.clock.now_ns(),
+            taken_at_ns: self.inner.clock.now_ns(),
             models: self.models().iter().map(|m| m.export()).collect(),
         }
     }

@@ -5,8 +5,12 @@
 //! names) or from a fixed list (error codes, violation kinds), never from request data, so the number of
 //! series does not depend on what clients send.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry,
 };
 
 use crate::config::ModelConfig;
@@ -20,6 +24,11 @@ pub const UNKNOWN_FEATURE: &str = "__unknown__";
 pub const LATENCY_BUCKETS: [f64; 17] = [
     0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5,
     5.0, 10.0,
+];
+
+/// Buckets for the time a state snapshot takes, 1 ms to a minute (a 1M-row window takes seconds).
+pub const SNAPSHOT_BUCKETS: [f64; 13] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 /// Buckets for the sidecar's own request latency: it should answer in well under a millisecond.
@@ -38,6 +47,8 @@ pub struct Telemetry {
     latency: HistogramVec,
     violations: IntCounterVec,
     pub http_duration: HistogramVec,
+    /// Registered only when state snapshots are configured, so that nothing alerts when they are off.
+    snapshots: OnceLock<SnapshotTelemetry>,
     /// Tells this instance's cached histogram handles from another's (tests run several in a process).
     id: u64,
 }
@@ -154,9 +165,59 @@ impl Telemetry {
             ),
             latency,
             http_duration,
+            snapshots: OnceLock::new(),
             id: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             registry,
         }
+    }
+
+    /// Registers the snapshot metrics (once; later calls return the same ones).
+    pub fn enable_snapshots(&self, interval: Duration) -> &SnapshotTelemetry {
+        self.snapshots.get_or_init(|| {
+            let last_success = Gauge::new(
+                "modelwatch_snapshot_last_success_timestamp_seconds",
+                "Unix time of the last state snapshot written successfully; 0 until the first one.",
+            )
+            .expect("valid gauge");
+            let duration = Histogram::with_opts(
+                HistogramOpts::new(
+                    "modelwatch_snapshot_duration_seconds",
+                    "Time taken to capture and write a state snapshot that succeeded.",
+                )
+                .buckets(SNAPSHOT_BUCKETS.to_vec()),
+            )
+            .expect("valid histogram");
+            let failures = IntCounter::new(
+                "modelwatch_snapshot_failures_total",
+                "State snapshots that could not be written (the error is logged).",
+            )
+            .expect("valid counter");
+            let interval_gauge = Gauge::new(
+                "modelwatch_snapshot_interval_seconds",
+                "The configured snapshot_interval: how often a state snapshot is written.",
+            )
+            .expect("valid gauge");
+            interval_gauge.set(interval.as_secs_f64());
+            for c in [
+                Box::new(last_success.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(duration.clone()),
+                Box::new(failures.clone()),
+                Box::new(interval_gauge.clone()),
+            ] {
+                self.registry.register(c).expect("registered once");
+            }
+            SnapshotTelemetry {
+                last_success,
+                duration,
+                failures,
+                interval: interval_gauge,
+            }
+        })
+    }
+
+    /// The snapshot metrics, if snapshots are configured.
+    pub fn snapshots(&self) -> Option<&SnapshotTelemetry> {
+        self.snapshots.get()
     }
 
     /// Records one of modelwatch's own HTTP requests in `modelwatch_http_request_duration_seconds`.
@@ -271,6 +332,25 @@ impl Telemetry {
 impl Default for Telemetry {
     fn default() -> Self {
         Telemetry::new()
+    }
+}
+
+/// How state snapshots are doing.
+pub struct SnapshotTelemetry {
+    pub last_success: Gauge,
+    pub duration: Histogram,
+    pub failures: IntCounter,
+    pub interval: Gauge,
+}
+
+impl SnapshotTelemetry {
+    pub fn record_success(&self, now_secs: f64, took: Duration) {
+        self.last_success.set(now_secs);
+        self.duration.observe(took.as_secs_f64());
+    }
+
+    pub fn record_failure(&self) {
+        self.failures.inc();
     }
 }
 

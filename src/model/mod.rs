@@ -373,7 +373,7 @@ impl Model {
         let layout = self.schema.layout;
         let mut errors = batch.errors.clone();
         let mut accepted = Vec::with_capacity(batch.events.len());
-        let (mut expired, mut inline_labels) = (0u64, 0u64);
+        let (mut expired, mut inline_labels, mut model_errors) = (0u64, 0u64, 0u64);
         {
             let mut state = self.state.lock();
             expired += self.expire_pending(&mut state, mono);
@@ -392,6 +392,7 @@ impl Model {
                     continue;
                 }
                 accepted.push(i);
+                model_errors += u64::from(event.error);
                 let (num, cat) = batch.row(i, layout.numeric, layout.categorical);
                 for w in state.windows.iter_mut() {
                     w.predictions.push(event.ts, num, cat, now);
@@ -423,17 +424,18 @@ impl Model {
                     }
                 }
             }
+            // The counters of what the windows and pending labels hold change under the lock, so that a
+            // snapshot (taken under it) sees them agree.
+            let t = &self.telemetry;
+            t.predictions.inc_by(accepted.len() as u64);
+            t.labels.inc_by(inline_labels);
+            t.expired.inc_by(expired);
+            t.errors.inc_by(model_errors);
         }
-        // Counters are atomics: update them after the lock is released.
+        // The rest describe the input, not the windows: updated after the lock is released.
         let t = &self.telemetry;
-        t.predictions.inc_by(accepted.len() as u64);
-        t.labels.inc_by(inline_labels);
-        t.expired.inc_by(expired);
         for &i in &accepted {
             let event = &batch.events[i];
-            if event.error {
-                t.errors.inc();
-            }
             if let Some(l) = event.latency_seconds {
                 t.latency.observe(l);
             }
@@ -462,10 +464,9 @@ impl Model {
         let mono = self.clock.monotonic_ns();
         let mut unmatched_ids = Vec::new();
         let mut matched = 0usize;
-        let expired;
         {
             let mut state = self.state.lock();
-            expired = self.expire_pending(&mut state, mono);
+            let expired = self.expire_pending(&mut state, mono);
             for event in &batch.events {
                 let joined = state
                     .pending
@@ -482,11 +483,13 @@ impl Model {
                     }),
                 }
             }
+            // Under the lock, like in `ingest_predictions`.
+            let t = &self.telemetry;
+            t.labels.inc_by(matched as u64);
+            t.unmatched.inc_by(unmatched_ids.len() as u64);
+            t.expired.inc_by(expired);
         }
         let t = &self.telemetry;
-        t.labels.inc_by(matched as u64);
-        t.unmatched.inc_by(unmatched_ids.len() as u64);
-        t.expired.inc_by(expired);
         for e in &batch.errors {
             t.rejected(e.code).inc();
         }
@@ -511,13 +514,12 @@ impl Model {
     pub fn tick(&self) {
         let now = self.clock.now_ns();
         let mono = self.clock.monotonic_ns();
-        let expired = {
-            let mut state = self.state.lock();
-            for w in state.windows.iter_mut() {
-                w.expire(now);
-            }
-            self.expire_pending(&mut state, mono)
-        };
+        let mut state = self.state.lock();
+        for w in state.windows.iter_mut() {
+            w.expire(now);
+        }
+        let expired = self.expire_pending(&mut state, mono);
+        // Under the lock, like in `ingest_predictions`.
         self.telemetry.expired.inc_by(expired);
     }
 

@@ -1,83 +1,71 @@
-//! A model's state as plain data, for snapshots and for carrying state across a config reload.
+//! A model's state as transfer data (`snapshot`), for snapshots and for carrying state across a config
+//! reload.
 //!
-//! The snapshot is semantic, not structural: windows are stored as their rows in eviction order and
-//! rebuilt by pushing them again, so the derived structures (sorted columns, counts, the ROC AUC
-//! statistic) are rebuilt exactly and the format does not depend on their layout. A model whose schema
-//! changed keeps what still fits: windows are matched by name and skipped if their rows no longer fit.
+//! Export takes one cut: the windows, the pending labels, the reference and the counters of what they
+//! hold are copied under one acquisition of the model lock, so that a restored model's counters agree
+//! with its windows. Everything is converted to transfer types after the lock is released.
+//!
+//! Import is semantic: window rows are pushed again in eviction order, so the derived structures (sorted
+//! columns, counts, the ROC AUC statistic) are rebuilt exactly. A model whose schema changed keeps what
+//! still fits; every part that is not restored comes back as a note saying why.
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::{Model, Pending, ReferenceState, Warmup};
-use crate::drift::column_set::ColumnSet;
-use crate::drift::reference::FrozenReference;
+use crate::config::ReferenceConfig;
+use crate::drift::reference::{FrozenReference, ReferenceSource};
 use crate::error::EventCode;
-use crate::event::Predicted;
+use crate::schema::Violation;
+use crate::snapshot;
 use crate::window::columns::Rows;
 use crate::window::metric::Outcome;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WindowData {
-    pub name: String,
-    pub samples: Vec<(i64, Outcome)>,
-    pub predictions: Rows,
-    pub labels: Rows,
-    pub previous_predictions: Option<Rows>,
-    pub previous_labels: Option<Rows>,
+/// What one window held at the cut, before conversion.
+struct WindowCut {
+    name: String,
+    samples: Vec<(i64, Outcome)>,
+    predictions: Rows,
+    labels: Rows,
+    previous_predictions: Option<Rows>,
+    previous_labels: Option<Rows>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PendingData {
-    pub id: String,
-    /// Wall-clock arrival (Unix ns), so time spent down counts against `label_ttl`.
-    pub arrival_wall: i64,
-    pub ts: i64,
-    pub predicted: Predicted,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum ReferenceData {
+enum ReferenceCut {
     None,
-    Frozen(FrozenReference),
-    Warmup(Box<WarmupData>),
+    Frozen(Arc<FrozenReference>),
+    Warmup(Box<snapshot::Warmup>),
     Moving,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WarmupData {
-    pub target: usize,
-    pub predictions: Rows,
-    pub labels: Rows,
-    pub features: Option<ColumnSet>,
-    pub label_set: Option<ColumnSet>,
+/// Optional rows converted, or `None` if they are malformed.
+fn optional(rows: &Option<snapshot::Rows>) -> Option<Option<Rows>> {
+    match rows {
+        None => Some(None),
+        Some(r) => r.to_internal().map(Some),
+    }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Counters {
-    pub predictions: u64,
-    pub labels: u64,
-    pub unmatched: u64,
-    pub expired: u64,
-    pub errors: u64,
-    /// (error code, count)
-    pub rejected: Vec<(String, u64)>,
-    /// (feature index or None for unknown features, kind, count)
-    pub violations: Vec<(Option<u32>, String, u64)>,
+fn setting_of(config: &Option<ReferenceConfig>) -> snapshot::ReferenceSetting {
+    match config {
+        None => snapshot::ReferenceSetting::None,
+        Some(ReferenceConfig::Path(p)) => snapshot::ReferenceSetting::File {
+            path: p.display().to_string(),
+        },
+        Some(ReferenceConfig::Warmup(n)) => {
+            snapshot::ReferenceSetting::Warmup { target: *n as u64 }
+        }
+        Some(ReferenceConfig::Moving) => snapshot::ReferenceSetting::Moving,
+    }
 }
 
-/// Everything a model holds, detached.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ModelData {
-    pub name: String,
-    /// Layout fingerprint: feature names and types, task and classes. Rows and category ids are only
-    /// restored into a model with the same fingerprint.
-    pub fingerprint: String,
-    pub interners: Vec<Vec<String>>,
-    pub windows: Vec<WindowData>,
-    pub pending: Vec<PendingData>,
-    pub reference: ReferenceData,
-    pub counters: Counters,
+fn describe(setting: &snapshot::ReferenceSetting) -> String {
+    match setting {
+        snapshot::ReferenceSetting::None => "no reference".to_string(),
+        snapshot::ReferenceSetting::File { path } => format!("path = {path:?}"),
+        snapshot::ReferenceSetting::Warmup { target } => format!("warmup = {target}"),
+        snapshot::ReferenceSetting::Moving => "moving = true".to_string(),
+        snapshot::ReferenceSetting::Unknown => "unknown".to_string(),
+    }
 }
 
 impl Model {
@@ -97,89 +85,151 @@ impl Model {
         )
     }
 
-    /// Copies the model's state. The lock is taken per window, so ingest waits at most for one copy.
-    pub fn export(&self) -> ModelData {
+    /// Copies the model's state in one cut (see the module docs). The lock is held for the memory copy of
+    /// the windows; the conversion runs after it is released.
+    pub fn export(&self) -> snapshot::Model {
         let now_wall = self.clock.now_ns();
         let now_mono = self.clock.monotonic_ns();
-        let mut windows = Vec::with_capacity(self.config.windows.len());
-        for i in 0..self.config.windows.len() {
+        let t = &self.telemetry;
+        let (windows, pending, reference, counters) = {
             let state = self.state.lock();
-            let w = &state.windows[i];
-            windows.push(WindowData {
-                name: w.config.name.clone(),
-                samples: w.metric.export(),
-                predictions: w.predictions.export(),
-                labels: w.labels.export(),
-                previous_predictions: w.predictions.previous().map(|p| p.export()),
-                previous_labels: w.labels.previous().map(|p| p.export()),
-            });
-        }
-        let (pending, reference) = {
-            let state = self.state.lock();
-            let pending = state
+            let windows: Vec<WindowCut> = state
+                .windows
+                .iter()
+                .map(|w| WindowCut {
+                    name: w.config.name.clone(),
+                    samples: w.metric.export(),
+                    predictions: w.predictions.export(),
+                    labels: w.labels.export(),
+                    previous_predictions: w.predictions.previous().map(|p| p.export()),
+                    previous_labels: w.labels.previous().map(|p| p.export()),
+                })
+                .collect();
+            let pending: Vec<snapshot::Pending> = state
                 .pending
                 .iter()
-                .map(|(id, p)| PendingData {
+                .map(|(id, p)| snapshot::Pending {
                     id: id.to_string(),
-                    arrival_wall: now_wall - (now_mono - p.arrival),
+                    arrival_wall_ns: now_wall - (now_mono - p.arrival),
                     ts: p.ts,
-                    predicted: p.predicted.clone(),
+                    predicted: (&p.predicted).into(),
                 })
                 .collect();
             let reference = match &state.reference {
-                ReferenceState::None => ReferenceData::None,
-                ReferenceState::Frozen(r) => ReferenceData::Frozen((**r).clone()),
-                ReferenceState::Warmup(w) => ReferenceData::Warmup(Box::new(WarmupData {
-                    target: w.target,
-                    predictions: w.predictions.export(),
-                    labels: w.labels.export(),
-                    features: w.features.as_deref().cloned(),
-                    label_set: w.label_set.as_deref().cloned(),
+                ReferenceState::None => ReferenceCut::None,
+                ReferenceState::Frozen(r) => ReferenceCut::Frozen(r.clone()),
+                ReferenceState::Warmup(w) => ReferenceCut::Warmup(Box::new(snapshot::Warmup {
+                    target: w.target as u64,
+                    predictions: w.predictions.export().into(),
+                    labels: w.labels.export().into(),
+                    features: w.features.as_deref().map(Into::into),
+                    label_columns: w.label_set.as_deref().map(Into::into),
                 })),
-                ReferenceState::Moving => ReferenceData::Moving,
+                ReferenceState::Moving => ReferenceCut::Moving,
             };
-            (pending, reference)
+            // These counters change only under the model lock (see `ingest_predictions`), so here they
+            // count exactly what the windows and pending labels above hold.
+            let counters = snapshot::Counters {
+                predictions: t.predictions.get(),
+                labels: t.labels.get(),
+                unmatched: t.unmatched.get(),
+                expired: t.expired.get(),
+                errors: t.errors.get(),
+                ..Default::default()
+            };
+            (windows, pending, reference, counters)
         };
-        let t = &self.telemetry;
-        let counters = Counters {
-            predictions: t.predictions.get(),
-            labels: t.labels.get(),
-            unmatched: t.unmatched.get(),
-            expired: t.expired.get(),
-            errors: t.errors.get(),
+        // Rejections and schema violations describe input, not window contents: read after the cut.
+        let counters = snapshot::Counters {
             rejected: EventCode::ALL
                 .iter()
                 .map(|c| (c.as_str().to_string(), t.rejected(*c).get()))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-            violations: t.violation_counts(),
+            violations: t
+                .violation_counts()
+                .into_iter()
+                .filter_map(|(feature, kind, count)| {
+                    let feature = match feature {
+                        Some(f) => Some(self.config.features.get(f as usize)?.name.clone()),
+                        None => None,
+                    };
+                    Some(snapshot::ViolationCount {
+                        feature,
+                        kind,
+                        count,
+                    })
+                })
+                .collect(),
+            ..counters
         };
-        ModelData {
+        let reference = match reference {
+            ReferenceCut::None => snapshot::Reference::None,
+            ReferenceCut::Frozen(r) if r.source == ReferenceSource::File => {
+                snapshot::Reference::File {
+                    sha256: r.sha256.clone(),
+                }
+            }
+            ReferenceCut::Frozen(r) => snapshot::Reference::Uploaded(snapshot::Frozen {
+                sha256: r.sha256.clone(),
+                features: r.features.as_ref().into(),
+                labels: r.labels.as_deref().map(Into::into),
+            }),
+            ReferenceCut::Warmup(w) => snapshot::Reference::Warmup(*w),
+            ReferenceCut::Moving => snapshot::Reference::Moving,
+        };
+        snapshot::Model {
             name: self.config.name.clone(),
             fingerprint: self.fingerprint(),
-            interners: self.interners.export(),
-            windows,
+            reference_setting: setting_of(&self.config.reference),
+            // Read after the cut: ids are only ever added, so every id in the rows above has its name.
+            categories: self.interners.export(),
+            windows: windows
+                .into_iter()
+                .map(|w| snapshot::Window {
+                    name: w.name,
+                    samples: w
+                        .samples
+                        .iter()
+                        .map(|(ts, o)| snapshot::Sample {
+                            ts: *ts,
+                            outcome: o.into(),
+                        })
+                        .collect(),
+                    predictions: w.predictions.into(),
+                    labels: w.labels.into(),
+                    previous_predictions: w.previous_predictions.map(Into::into),
+                    previous_labels: w.previous_labels.map(Into::into),
+                })
+                .collect(),
             pending,
             reference,
             counters,
         }
     }
 
-    /// Loads exported state into this (fresh) model. Counters are added, so a restart does not look
-    /// like a counter reset to `rate()`. Returns a note for each part that did not fit.
-    pub fn import(&self, data: &ModelData, with_counters: bool) -> Vec<String> {
+    /// Loads exported state into this (fresh) model. Counters are added when `with_counters`, so a
+    /// restart does not look like a counter reset to `rate()`. Returns a note for each part that was not
+    /// restored, saying why.
+    pub fn import(&self, data: &snapshot::Model, with_counters: bool) -> Vec<String> {
         let mut notes = Vec::new();
         if with_counters {
             self.import_counters(&data.counters);
         }
         if data.fingerprint != self.fingerprint() {
-            notes.push(
-                "its features, task or classes changed: windows and reference start empty"
-                    .to_string(),
-            );
+            let mut note =
+                "its features, task or classes changed: windows and pending labels start empty"
+                    .to_string();
+            if !matches!(
+                data.reference,
+                snapshot::Reference::None | snapshot::Reference::Moving
+            ) {
+                note.push_str(", and the reference is not restored");
+            }
+            notes.push(note);
             return notes;
         }
-        self.interners.import(&data.interners);
+        self.interners.import(&data.categories);
         let now = self.clock.now_ns();
         let mono = self.clock.monotonic_ns();
         let mut state = self.state.lock();
@@ -188,55 +238,143 @@ impl Model {
                 notes.push(format!("window {:?} is no longer configured", wd.name));
                 continue;
             };
+            let (
+                Some(predictions),
+                Some(labels),
+                Some(previous_predictions),
+                Some(previous_labels),
+            ) = (
+                wd.predictions.to_internal(),
+                wd.labels.to_internal(),
+                optional(&wd.previous_predictions),
+                optional(&wd.previous_labels),
+            )
+            else {
+                notes.push(format!(
+                    "window {:?}: malformed rows, not restored",
+                    wd.name
+                ));
+                continue;
+            };
             // The previous stage first, so rows the window pushes out land behind them.
-            if let (Some(rows), Some(_)) = (&wd.previous_predictions, w.predictions.previous()) {
+            if let (Some(rows), Some(_)) = (&previous_predictions, w.predictions.previous()) {
                 w.predictions.import_previous(rows, now);
             }
-            if let (Some(rows), Some(_)) = (&wd.previous_labels, w.labels.previous()) {
+            if let (Some(rows), Some(_)) = (&previous_labels, w.labels.previous()) {
                 w.labels.import_previous(rows, now);
             }
-            w.predictions.import(&wd.predictions, now);
-            w.labels.import(&wd.labels, now);
-            for (ts, o) in &wd.samples {
-                w.metric.push(*ts, o.clone(), now);
+            w.predictions.import(&predictions, now);
+            w.labels.import(&labels, now);
+            for s in &wd.samples {
+                w.metric.push(s.ts, (&s.outcome).into(), now);
             }
         }
         for p in &data.pending {
-            let age = (now - p.arrival_wall).max(0);
+            let age = (now - p.arrival_wall_ns).max(0);
             state.pending.insert(
                 p.id.clone().into_boxed_str(),
                 Pending {
                     arrival: mono - age,
                     ts: p.ts,
-                    predicted: p.predicted.clone(),
+                    predicted: (&p.predicted).into(),
                 },
             );
         }
         while state.pending.len() > self.config.max_pending {
             state.pending.pop_front();
         }
-        // A reference is restored only if the config still asks for the same kind of reference; a file
-        // reference is reloaded from its file at start, and an uploaded one has no file to come from.
-        match (&data.reference, &mut state.reference) {
-            (ReferenceData::Frozen(r), ReferenceState::None | ReferenceState::Frozen(_))
-                if r.source == crate::drift::reference::ReferenceSource::Api =>
-            {
-                state.reference = ReferenceState::Frozen(Arc::new(r.clone()));
-            }
-            (ReferenceData::Warmup(data), ReferenceState::Warmup(w)) if data.target == w.target => {
-                let mut restored = Warmup::new(data.target, &self.schema);
-                restored.predictions.import(&data.predictions, now);
-                restored.labels.import(&data.labels, now);
-                restored.features = data.features.clone().map(Arc::new);
-                restored.label_set = data.label_set.clone().map(Arc::new);
-                **w = restored;
-            }
-            _ => {}
+        if let Some(note) = self.import_reference(&mut state.reference, data) {
+            notes.push(note);
         }
         notes
     }
 
-    fn import_counters(&self, c: &Counters) {
+    /// Restores the snapshot's reference if the config still asks the same question, or says why not.
+    fn import_reference(
+        &self,
+        current: &mut ReferenceState,
+        data: &snapshot::Model,
+    ) -> Option<String> {
+        let now_setting = setting_of(&self.config.reference);
+        let was = &data.reference_setting;
+        let changed = *was != snapshot::ReferenceSetting::Unknown && *was != now_setting;
+        let why_changed = || {
+            format!(
+                "[model.reference] changed from {} to {}",
+                describe(was),
+                describe(&now_setting)
+            )
+        };
+        match &data.reference {
+            snapshot::Reference::None | snapshot::Reference::Moving => None,
+            snapshot::Reference::File { sha256 } => match &*current {
+                ReferenceState::Frozen(r) if r.source == ReferenceSource::File => {
+                    (r.sha256 != *sha256).then(|| {
+                        "the reference file changed since the snapshot: its current content is used"
+                            .to_string()
+                    })
+                }
+                _ => Some(format!(
+                    "the file reference is not restored: {}",
+                    why_changed()
+                )),
+            },
+            snapshot::Reference::Uploaded(f) => {
+                if matches!(current, ReferenceState::Moving) {
+                    return Some(
+                        "the uploaded reference is not restored: the model now compares against a \
+                         moving reference"
+                            .to_string(),
+                    );
+                }
+                if changed {
+                    return Some(format!(
+                        "the uploaded reference is not restored: {}",
+                        why_changed()
+                    ));
+                }
+                *current = ReferenceState::Frozen(Arc::new(FrozenReference {
+                    source: ReferenceSource::Api,
+                    sha256: f.sha256.clone(),
+                    features: f.features.to_internal(),
+                    labels: f.labels.as_ref().map(|l| l.to_internal()),
+                }));
+                None
+            }
+            snapshot::Reference::Warmup(data) => {
+                let ReferenceState::Warmup(w) = current else {
+                    return Some(format!(
+                        "the warmup reference is not restored: {}",
+                        why_changed()
+                    ));
+                };
+                if data.target != w.target as u64 {
+                    return Some(format!(
+                        "the warmup reference is not restored: {}; the warmup starts again",
+                        why_changed()
+                    ));
+                }
+                let (Some(predictions), Some(labels)) =
+                    (data.predictions.to_internal(), data.labels.to_internal())
+                else {
+                    return Some(
+                        "the warmup reference is not restored: malformed rows; the warmup starts again"
+                            .to_string(),
+                    );
+                };
+                let now = self.clock.now_ns();
+                let mut restored = Warmup::new(w.target, &self.schema);
+                restored.predictions.import(&predictions, now);
+                restored.labels.import(&labels, now);
+                restored.features = data.features.as_ref().map(|c| c.to_internal());
+                restored.label_set = data.label_columns.as_ref().map(|c| c.to_internal());
+                **w = restored;
+                None
+            }
+        }
+    }
+
+    fn import_counters(&self, c: &snapshot::Counters) {
         let t = &self.telemetry;
         t.predictions.inc_by(c.predictions);
         t.labels.inc_by(c.labels);
@@ -248,13 +386,19 @@ impl Model {
                 t.rejected(*code).inc_by(*n);
             }
         }
-        for (feature, kind, n) in &c.violations {
-            if feature.is_some_and(|f| f as usize >= self.config.features.len()) {
+        for v in &c.violations {
+            let Some(kind) = Violation::parse(&v.kind) else {
                 continue;
-            }
-            if let Some(kind) = crate::schema::Violation::parse(kind) {
-                t.violation(*feature, kind).inc_by(*n);
-            }
+            };
+            let feature = match &v.feature {
+                Some(name) => match self.config.features.iter().position(|f| f.name == *name) {
+                    Some(i) => Some(i as u32),
+                    // A feature no longer configured: its series is gone.
+                    None => continue,
+                },
+                None => None,
+            };
+            t.violation(feature, kind).inc_by(v.count);
         }
     }
 }

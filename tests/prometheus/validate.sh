@@ -49,7 +49,7 @@ done
 for page in ModelwatchDown ModelMetricBelowThreshold ModelErrorAboveThreshold HighModelErrorRate; do
   route oncall-email alertname=$page severity=critical model=demo
 done
-for ticket in NoPredictions LabelsNotArriving HighPredictionLatency HighMissingRatio NewCategories; do
+for ticket in NoPredictions LabelsNotArriving SnapshotFailing HighPredictionLatency HighMissingRatio NewCategories; do
   route team-email alertname=$ticket severity=warning model=demo
 done
 
