@@ -134,7 +134,8 @@ impl tower_service::Service<Request> for Guard {
 }
 
 /// Checks bearer tokens: ingest tokens for POST and PUT, the read token for GETs of `/v1/*`, `/metrics`
-/// and `/openapi.json`. Comparison is constant-time and tokens are never logged.
+/// and `/openapi.json`. Comparison takes the same time whatever the tokens and their lengths, and
+/// tokens are never logged.
 fn authorized(auth: &crate::config::AuthConfig, request: &Request) -> bool {
     let presented = || {
         request
@@ -154,14 +155,24 @@ fn authorized(auth: &crate::config::AuthConfig, request: &Request) -> bool {
     allowed.is_empty() || presented().is_some_and(|p| token_matches(p, allowed))
 }
 
-/// Constant-time comparison against every allowed token (no early exit on the first match).
+/// Compares the presented token with every allowed one (no early exit on the first match). The
+/// SHA-256 digests are compared, not the tokens: both sides are then 32 bytes whatever the tokens'
+/// lengths, so neither the time taken nor an early return on a length mismatch tells how long a valid
+/// token is.
 fn token_matches(presented: &str, allowed: &[String]) -> bool {
     use subtle::ConstantTimeEq;
+    let presented = token_digest(presented);
     let mut ok = subtle::Choice::from(0);
     for token in allowed {
-        ok |= presented.as_bytes().ct_eq(token.as_bytes());
+        ok |= presented.ct_eq(&token_digest(token));
     }
     ok.into()
+}
+
+/// The fixed-length form in which tokens are compared.
+fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// The `route` label of a request: the route pattern its path matches, as the router matches it (never
@@ -613,6 +624,27 @@ mod tests {
                 assert_eq!(label.as_bytes(), &body[..], "{method} {path}");
             }
         }
+    }
+
+    #[test]
+    fn tokens_match_exactly_whatever_their_lengths() {
+        let allowed = ["ingest-token-0123456789".to_string(), "x".repeat(64)];
+        assert!(token_matches("ingest-token-0123456789", &allowed));
+        assert!(token_matches(&"x".repeat(64), &allowed));
+        for wrong in [
+            "",
+            "ingest-token-012345678",
+            "ingest-token-01234567890",
+            "ingest-token-0123456788",
+            "INGEST-TOKEN-0123456789",
+            &"x".repeat(63),
+            &"x".repeat(65),
+        ] {
+            assert!(!token_matches(wrong, &allowed), "{wrong:?}");
+        }
+        assert!(!token_matches("anything", &[]));
+        // Tokens of any length are compared as 32-byte digests.
+        assert_eq!(token_digest("").len(), token_digest(&"y".repeat(1000)).len());
     }
 
     #[tokio::test]
