@@ -41,6 +41,16 @@ pub struct ServerConfig {
     pub max_concurrency: usize,
     pub auth: AuthConfig,
     pub state: Option<StateConfig>,
+    /// A connection must deliver a request's headers within this long of sending its first byte.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection waiting this long for its next request is closed.
+    pub idle_timeout: Duration,
+    /// A request's body must arrive in full within this long of its headers.
+    pub body_read_timeout: Duration,
+    /// Open connections at most (lowered to what the open-file limit allows).
+    pub max_connections: usize,
+    /// After SIGTERM, how long requests in flight may take before their connections are closed.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +63,11 @@ impl Default for ServerConfig {
             max_concurrency: defaults::MAX_CONCURRENCY,
             auth: AuthConfig::default(),
             state: None,
+            header_read_timeout: Duration::from_secs(defaults::HEADER_READ_TIMEOUT_SECS),
+            idle_timeout: Duration::from_secs(defaults::IDLE_TIMEOUT_SECS),
+            body_read_timeout: Duration::from_secs(defaults::BODY_READ_TIMEOUT_SECS),
+            max_connections: defaults::MAX_CONNECTIONS,
+            shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
         }
     }
 }
@@ -382,6 +397,11 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_SECS: u64 = 30;
     pub const MAX_CONCURRENCY: usize = 512;
     pub const SNAPSHOT_INTERVAL_SECS: u64 = 30;
+    pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
+    pub const IDLE_TIMEOUT_SECS: u64 = 60;
+    pub const BODY_READ_TIMEOUT_SECS: u64 = 10;
+    pub const MAX_CONNECTIONS: usize = 4096;
+    pub const SHUTDOWN_GRACE_SECS: u64 = 10;
 }
 
 /// Why a config could not be loaded.
@@ -625,6 +645,21 @@ fn read_server(t: &mut TableReader<'_, '_, '_>) -> ServerConfig {
             snapshot_interval: interval,
         })
     });
+    let header_read_timeout = t
+        .duration("header_read_timeout")
+        .map_or(d.header_read_timeout, |v| v.value);
+    let idle_timeout = t
+        .duration("idle_timeout")
+        .map_or(d.idle_timeout, |v| v.value);
+    let body_read_timeout = t
+        .duration("body_read_timeout")
+        .map_or(d.body_read_timeout, |v| v.value);
+    let max_connections = t
+        .integer_in("max_connections", 1, 1_000_000)
+        .map_or(d.max_connections, |v| v.value as usize);
+    let shutdown_grace = t
+        .duration("shutdown_grace")
+        .map_or(d.shutdown_grace, |v| v.value);
     ServerConfig {
         listen,
         max_body_bytes,
@@ -633,6 +668,11 @@ fn read_server(t: &mut TableReader<'_, '_, '_>) -> ServerConfig {
         max_concurrency,
         auth,
         state,
+        header_read_timeout,
+        idle_timeout,
+        body_read_timeout,
+        max_connections,
+        shutdown_grace,
     }
 }
 

@@ -19,6 +19,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::Error;
 use crate::model::{LabelReport, PredictionReport};
@@ -99,9 +100,10 @@ impl tower_service::Service<Request> for Guard {
             Ok(response)
         };
         // Sheds requests beyond `max_concurrency` with 503 and Retry-After instead of queueing them
-        // without bound (scrapes and health checks are exempt).
+        // without bound (scrapes and health checks are exempt). A request with a body is admitted
+        // by its handler once the body has arrived, so slow senders hold no slot while they send.
         let probe = is_probe(path);
-        let permit = if probe || path == "/metrics" {
+        let permit = if probe || path == "/metrics" || carries_body(route) {
             None
         } else {
             match self.state.try_admit() {
@@ -120,17 +122,38 @@ impl tower_service::Service<Request> for Guard {
             }
             config.server.request_timeout
         };
+        // A request that changes nothing may be abandoned at the timeout. One that changes state
+        // is bounded while its body arrives (`read_body`), and once it is being applied it
+        // completes and reports what it did: an error answer must mean nothing was applied.
+        let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
         let routed = tower_service::Service::call(&mut self.router, request);
         Box::pin(async move {
-            let response = match tokio::time::timeout(limit, routed).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(_) => Error::Timeout.into_response(),
+            let response = if read_only {
+                match tokio::time::timeout(limit, routed).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => Error::Timeout.into_response(),
+                }
+            } else {
+                match routed.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
             };
             drop(permit);
             done(response)
         })
     }
+}
+
+/// Routes whose requests carry a body; their handlers admit them once the body has arrived.
+fn carries_body(route: &str) -> bool {
+    matches!(
+        route,
+        "/v1/models/{model}/predictions"
+            | "/v1/models/{model}/labels"
+            | "/v1/models/{model}/reference"
+    )
 }
 
 /// Checks bearer tokens: ingest tokens for POST and PUT, the read token for GETs of `/v1/*`, `/metrics`
@@ -214,9 +237,25 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// Reads the whole body up to the configured limit, within `body_read_timeout` (and `request_timeout`)
+/// or not at all: a body cut off by the deadline is answered 408 and none of it is applied.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Error> {
+    let deadline = {
+        let server = &state.current_config().server;
+        server.body_read_timeout.min(server.request_timeout)
+    };
+    tokio::time::timeout(deadline, read_whole_body(state, headers, body))
+        .await
+        .map_err(|_| Error::Timeout)?
+}
+
 /// Reads the whole body up to the configured limit. A body that arrives in one frame (any small one) is
 /// returned as it is, without a copy or a buffer list.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Error> {
+async fn read_whole_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Error> {
     use http_body_util::BodyExt;
     let limit = state.max_body_bytes();
     let declared = headers
@@ -253,15 +292,17 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     Ok(more.map_or(first, Bytes::from))
 }
 
-/// The body (up to the configured limit) and the Content-Type header of a request. It reads the
+/// The body (up to the configured limit) and the Content-Type header of a request, with the request's
+/// slot among `max_concurrency`, taken once the body has arrived (503 when none is free). It reads the
 /// request's own header map; the `HeaderMap` extractor would copy it on every request.
 async fn read_request(
     state: &AppState,
     request: Request,
-) -> Result<(Bytes, Option<HeaderValue>), Error> {
+) -> Result<(Bytes, Option<HeaderValue>, OwnedSemaphorePermit), Error> {
     let (mut parts, body) = request.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
-    Ok((bytes, parts.headers.remove(header::CONTENT_TYPE)))
+    let permit = state.try_admit().ok_or(Error::Overloaded)?;
+    Ok((bytes, parts.headers.remove(header::CONTENT_TYPE), permit))
 }
 
 /// The Content-Type as text; a value that is not visible ASCII is unsupported whatever it says.
@@ -300,7 +341,7 @@ async fn run_cpu<T: Send + 'static>(
         (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
-        (status = 408, description = "The request took longer than `request_timeout`", body = openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
         (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
         (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
         (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
@@ -315,7 +356,7 @@ async fn post_predictions(
 ) -> Result<Response, Error> {
     // Resolve the model first, so an unknown model is a 404 whatever the body.
     state.model(&model)?;
-    let (bytes, ct) = read_request(&state, request).await?;
+    let (bytes, ct, _admitted) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
         state.ingest_predictions(&model, content_type(&ct), &bytes)
     })
@@ -355,7 +396,7 @@ fn prediction_answer(report: PredictionReport) -> Response {
         (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
-        (status = 408, description = "The request took longer than `request_timeout`", body = openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
         (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
         (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
         (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
@@ -369,7 +410,7 @@ async fn post_labels(
     request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    let (bytes, ct) = read_request(&state, request).await?;
+    let (bytes, ct, _admitted) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
         state.ingest_labels(&model, content_type(&ct), &bytes)
     })
@@ -388,7 +429,7 @@ async fn post_labels(
         (status = 400, description = "A bad file (`invalid_reference`), naming its line and column", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
         (status = 409, description = "The model uses a moving reference", body = openapi::ErrorBody),
         (status = 413, description = "The body exceeds `max_body_bytes`", body = openapi::ErrorBody),
         (status = 415, description = "Not text/csv or application/x-ndjson", body = openapi::ErrorBody),
@@ -402,7 +443,7 @@ async fn put_reference(
     request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    let (bytes, ct) = read_request(&state, request).await?;
+    let (bytes, ct, _admitted) = read_request(&state, request).await?;
     let answer = run_cpu(BLOCKING_BODY_BYTES, move || {
         state.replace_reference(&model, content_type(&ct), &bytes)
     })
@@ -644,7 +685,10 @@ mod tests {
         }
         assert!(!token_matches("anything", &[]));
         // Tokens of any length are compared as 32-byte digests.
-        assert_eq!(token_digest("").len(), token_digest(&"y".repeat(1000)).len());
+        assert_eq!(
+            token_digest("").len(),
+            token_digest(&"y".repeat(1000)).len()
+        );
     }
 
     #[tokio::test]
