@@ -76,12 +76,19 @@ pub async fn serve(
         let server = state.current_config().server.clone();
         let cap = fd_cap.map_or(server.max_connections, |c| c.min(server.max_connections));
         let evictable = |c: &Arc<Conn>| c.is_waiting() && !c.evicted.load(Ordering::Relaxed);
-        if open.len() >= cap && !open.values().any(evictable) {
-            // Every connection has a request in flight: new ones wait in the backlog.
+        // Past the cap only while an evicted connection closes: wait for it before accepting more, so
+        // a burst of new connections never runs the process out of file descriptors.
+        let over = open.len() > cap;
+        if over || (open.len() == cap && !open.values().any(evictable)) {
+            // Otherwise every connection has a request in flight: new ones wait in the backlog.
             tokio::select! {
                 _ = stop.wait_for(|s| *s) => break,
                 Some(done) = tasks.join_next_with_id() => forget(&mut open, done),
-                _ = tokio::time::sleep(FULL_POLL) => {}
+                _ = tokio::time::sleep(FULL_POLL) => {
+                    if over {
+                        evict_longest_waiting(&open);
+                    }
+                }
             }
             continue;
         }
