@@ -260,3 +260,32 @@ async fn slow_requests_time_out() {
     assert!(text.contains("\"code\":\"timeout\""), "{text}");
     s.stop().await;
 }
+
+/// Bodies still arriving hold no slot, but their bytes count against `max_concurrency ×
+/// max_body_bytes`: memory stays bounded however many clients send slowly.
+#[tokio::test]
+async fn bodies_still_arriving_are_bounded_in_memory() {
+    let s = TestServer::start(&config("max_concurrency = 1\nmax_body_bytes = 1024")).await;
+    let mut held = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+    let mut part = b"[".to_vec();
+    part.extend(std::iter::repeat_n(b' ', 1009));
+    held.write_all(b"POST /v1/models/m/predictions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1024\r\n\r\n")
+        .await
+        .unwrap();
+    held.write_all(&part).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = s
+        .post_json("/v1/models/m/predictions", &json!({"prediction": 1}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("overloaded"))
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = s
+        .post_json("/v1/models/m/predictions", &json!({"prediction": 1}))
+        .await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}

@@ -9,6 +9,7 @@ pub mod openapi;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Error;
 use crate::model::{LabelReport, PredictionReport};
@@ -31,9 +32,17 @@ const BLOCKING_BODY_BYTES: usize = 256 * 1024;
 /// The API: the router behind the guard (request metrics, load shedding, authentication and the
 /// request timeout).
 pub fn app(state: AppState) -> Guard {
+    let budget = {
+        let server = &state.current_config().server;
+        server
+            .max_concurrency
+            .saturating_mul(server.max_body_bytes)
+            .min(Semaphore::MAX_PERMITS)
+    };
     Guard {
         router: router(state.clone()),
         state,
+        body_budget: BodyBudget(Arc::new(Semaphore::new(budget))),
     }
 }
 
@@ -72,7 +81,15 @@ fn is_probe(path: &str) -> bool {
 pub struct Guard {
     router: Router,
     state: AppState,
+    body_budget: BodyBudget,
 }
+
+/// Bytes of request bodies held in memory at once, over all requests: `max_concurrency ×
+/// max_body_bytes` (as configured at start), what admitted requests alone could hold. A body being
+/// received holds no slot among `max_concurrency`, so this is what bounds the memory of bodies still
+/// arriving; a body that finds it spent is answered 503.
+#[derive(Clone)]
+struct BodyBudget(Arc<Semaphore>);
 
 impl tower_service::Service<Request> for Guard {
     type Response = Response;
@@ -126,6 +143,10 @@ impl tower_service::Service<Request> for Guard {
         // is bounded while its body arrives (`read_body`), and once it is being applied it
         // completes and reports what it did: an error answer must mean nothing was applied.
         let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
+        let mut request = request;
+        if carries_body(route) {
+            request.extensions_mut().insert(self.body_budget.clone());
+        }
         let routed = tower_service::Service::call(&mut self.router, request);
         Box::pin(async move {
             let response = if read_only {
@@ -239,14 +260,55 @@ fn method_label(method: &Method) -> &'static str {
 
 /// Reads the whole body up to the configured limit, within `body_read_timeout` (and `request_timeout`)
 /// or not at all: a body cut off by the deadline is answered 408 and none of it is applied.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Error> {
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    budget: Option<&BodyBudget>,
+    body: Body,
+) -> Result<(Bytes, Held), Error> {
     let deadline = {
         let server = &state.current_config().server;
         server.body_read_timeout.min(server.request_timeout)
     };
-    tokio::time::timeout(deadline, read_whole_body(state, headers, body))
+    let mut held = Held {
+        budget: budget.map(|b| b.0.clone()),
+        permit: None,
+        bytes: 0,
+    };
+    let bytes = tokio::time::timeout(deadline, read_whole_body(state, headers, &mut held, body))
         .await
-        .map_err(|_| Error::Timeout)?
+        .map_err(|_| Error::Timeout)??;
+    Ok((bytes, held))
+}
+
+/// The share of the body budget one request holds: the memory its body takes.
+struct Held {
+    budget: Option<Arc<Semaphore>>,
+    permit: Option<OwnedSemaphorePermit>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Holds `total` bytes in all, or fails with 503 when the budget has not that much left.
+    fn grow_to(&mut self, total: usize) -> Result<(), Error> {
+        let Some(budget) = &self.budget else {
+            return Ok(());
+        };
+        if total <= self.bytes {
+            return Ok(());
+        }
+        let more = u32::try_from(total - self.bytes).map_err(|_| Error::Overloaded)?;
+        let permit = budget
+            .clone()
+            .try_acquire_many_owned(more)
+            .map_err(|_| Error::Overloaded)?;
+        match &mut self.permit {
+            Some(held) => held.merge(permit),
+            None => self.permit = Some(permit),
+        }
+        self.bytes = total;
+        Ok(())
+    }
 }
 
 /// Reads the whole body up to the configured limit. A body that arrives in one frame (any small one) is
@@ -254,6 +316,7 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
 async fn read_whole_body(
     state: &AppState,
     headers: &HeaderMap,
+    held: &mut Held,
     body: Body,
 ) -> Result<Bytes, Error> {
     use http_body_util::BodyExt;
@@ -279,30 +342,52 @@ async fn read_whole_body(
             return Err(Error::BodyTooLarge { limit });
         }
         match &mut more {
-            Some(buf) => buf.extend_from_slice(&data),
-            None if first.is_empty() => first = data,
+            Some(buf) => {
+                held.grow_to(buf.capacity().max(len))?;
+                buf.extend_from_slice(&data);
+            }
+            None if first.is_empty() => {
+                held.grow_to(len)?;
+                first = data;
+            }
             None => {
-                let mut buf = Vec::with_capacity(declared.unwrap_or(len).clamp(len, limit));
+                let capacity = declared.unwrap_or(len).clamp(len, limit);
+                held.grow_to(first.len() + capacity)?;
+                let mut buf = Vec::with_capacity(capacity);
                 buf.extend_from_slice(&first);
                 buf.extend_from_slice(&data);
                 more = Some(buf);
             }
         }
+        // What the buffer really took, growth included.
+        held.grow_to(first.len() + more.as_ref().map_or(0, Vec::capacity))?;
     }
     Ok(more.map_or(first, Bytes::from))
 }
 
-/// The body (up to the configured limit) and the Content-Type header of a request, with the request's
-/// slot among `max_concurrency`, taken once the body has arrived (503 when none is free). It reads the
-/// request's own header map; the `HeaderMap` extractor would copy it on every request.
+/// The body (up to the configured limit) and the Content-Type header of a request, with what admits it:
+/// its share of the body budget and its slot among `max_concurrency`, taken once the body has arrived
+/// (503 when none is free). It reads the request's own header map; the `HeaderMap` extractor would
+/// copy it on every request.
 async fn read_request(
     state: &AppState,
     request: Request,
-) -> Result<(Bytes, Option<HeaderValue>, OwnedSemaphorePermit), Error> {
+) -> Result<(Bytes, Option<HeaderValue>, Admitted), Error> {
     let (mut parts, body) = request.into_parts();
-    let bytes = read_body(state, &parts.headers, body).await?;
-    let permit = state.try_admit().ok_or(Error::Overloaded)?;
-    Ok((bytes, parts.headers.remove(header::CONTENT_TYPE), permit))
+    let budget = parts.extensions.get::<BodyBudget>();
+    let (bytes, held) = read_body(state, &parts.headers, budget, body).await?;
+    let slot = state.try_admit().ok_or(Error::Overloaded)?;
+    let admitted = Admitted {
+        _slot: slot,
+        _held: held,
+    };
+    Ok((bytes, parts.headers.remove(header::CONTENT_TYPE), admitted))
+}
+
+/// Held by a request with a body until it is answered.
+struct Admitted {
+    _slot: OwnedSemaphorePermit,
+    _held: Held,
 }
 
 /// The Content-Type as text; a value that is not visible ASCII is unsupported whatever it says.
