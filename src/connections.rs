@@ -208,6 +208,7 @@ fn connection_limit_from_fds() -> Option<usize> {
         // SAFETY: getrlimit only writes the struct it is given.
         let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
         if ok && limit.rlim_cur != libc::RLIM_INFINITY {
+            #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every platform.
             let usable = (limit.rlim_cur as u64).saturating_sub(FD_RESERVE).max(1);
             return Some(usize::try_from(usable).unwrap_or(usize::MAX));
         }
