@@ -1338,6 +1338,38 @@ classes = ["a", "a"]
     }
 
     #[test]
+    fn connection_keys_have_safe_defaults_and_are_checked() {
+        let model = "[[model]]\nname = \"m\"\ntask = \"regression\"\n";
+        let d = Config::parse(model).unwrap().server;
+        assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(d.idle_timeout, Duration::from_secs(60));
+        assert_eq!(d.body_read_timeout, Duration::from_secs(10));
+        assert_eq!(d.max_connections, 4096);
+        assert_eq!(d.shutdown_grace, Duration::from_secs(10));
+        let set = "[server]\nheader_read_timeout = \"2s\"\nidle_timeout = \"5m\"\nbody_read_timeout = \"500ms\"\nmax_connections = 100\nshutdown_grace = \"25s\"\n";
+        let c = Config::parse(&format!("{set}{model}")).unwrap().server;
+        assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(300));
+        assert_eq!(c.body_read_timeout, Duration::from_millis(500));
+        assert_eq!(c.max_connections, 100);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(25));
+        let bad = "[server]\nheader_read_timeout = \"0s\"\nidle_timeout = \"soon\"\nbody_read_timeout = \"0ms\"\nmax_connections = 0\nshutdown_grace = 10\n";
+        let errors = Config::parse(&format!("{bad}{model}")).unwrap_err();
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.header_read_timeout",
+                "server.idle_timeout",
+                "server.body_read_timeout",
+                "server.max_connections",
+                "server.shutdown_grace",
+            ],
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
     fn binary_negative_class_rules() {
         let base = "[[model]]\nname = \"m\"\ntask = \"binary_classification\"\n";
         let c = Config::parse(&format!("{base}positive_class = true\n")).unwrap();
