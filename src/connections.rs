@@ -46,6 +46,9 @@ const FD_RESERVE: u64 = 64;
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// How often a busy connection looks again, while the server stops, whether its request is done.
+const STOPPING_POLL: Duration = Duration::from_millis(50);
+
 /// How often the accept loop looks again when every connection is busy and none can be evicted.
 const FULL_POLL: Duration = Duration::from_millis(20);
 
@@ -307,9 +310,14 @@ async fn serve_connection(
     let recheck = timeouts.header_read.min(timeouts.idle);
     let mut stopping = false;
     loop {
-        let wake = conn
-            .deadline(epoch, timeouts)
-            .unwrap_or_else(|| Instant::now() + recheck);
+        if stopping && conn.is_waiting() {
+            return; // The request in flight has its answer; the server is stopping.
+        }
+        let wake = match conn.deadline(epoch, timeouts) {
+            Some(deadline) => deadline,
+            None if stopping => Instant::now() + STOPPING_POLL,
+            None => Instant::now() + recheck,
+        };
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -330,10 +338,8 @@ async fn serve_connection(
             }
             _ = stop.wait_for(|s| *s), if !stopping => {
                 stopping = true;
-                if conn.is_waiting() {
-                    return; // Nothing in flight: nothing to wait for.
-                }
-                // Finish the request in flight, then close instead of keeping the connection alive.
+                // Finish the request in flight, then close instead of keeping the connection alive
+                // (a connection with nothing in flight closes at the top of the loop).
                 connection.as_mut().graceful_shutdown();
             }
         }
