@@ -236,8 +236,6 @@ struct Conn {
     head_since: AtomicU64,
     /// Closes the connection now, to make room for a new one.
     evict: Notify,
-    /// The first byte of a request arrived: the deadline changed.
-    head_started: Notify,
     /// Eviction was asked for: not a candidate again.
     evicted: std::sync::atomic::AtomicBool,
 }
@@ -249,7 +247,6 @@ impl Conn {
             waiting_since: AtomicU64::new(millis(epoch)),
             head_since: AtomicU64::new(0),
             evict: Notify::new(),
-            head_started: Notify::new(),
             evicted: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -306,17 +303,20 @@ async fn serve_connection(
         .header_read_timeout(None)
         .serve_connection(io, service);
     tokio::pin!(connection);
-    // While a request is in flight, look again this often: it may end at any time.
-    let recheck = timeouts.header_read.min(timeouts.idle);
+    // The task looks at its connection at least this often rather than being woken by every request,
+    // which would cost a timer per request: a header deadline is noticed at most a quarter of
+    // `header_read_timeout` late.
+    let tick = (timeouts.header_read.min(timeouts.idle) / 4).max(Duration::from_millis(10));
     let mut stopping = false;
     loop {
         if stopping && conn.is_waiting() {
             return; // The request in flight has its answer; the server is stopping.
         }
+        let now = Instant::now();
         let wake = match conn.deadline(epoch, timeouts) {
-            Some(deadline) => deadline,
-            None if stopping => Instant::now() + STOPPING_POLL,
-            None => Instant::now() + recheck,
+            Some(deadline) => deadline.min(now + tick),
+            None if stopping => now + STOPPING_POLL,
+            None => now + tick,
         };
         tokio::select! {
             result = connection.as_mut() => {
@@ -329,7 +329,6 @@ async fn serve_connection(
                 tracing::debug!("connection closed to make room for a new one");
                 return;
             }
-            _ = conn.head_started.notified() => {}
             _ = tokio::time::sleep_until(wake) => {
                 if conn.deadline(epoch, timeouts).is_some_and(|d| d <= Instant::now()) {
                     tracing::debug!("connection closed: no complete request in time");
@@ -368,7 +367,6 @@ impl AsyncRead for Watched {
             self.conn
                 .head_since
                 .store(millis(self.epoch), Ordering::Release);
-            self.conn.head_started.notify_one();
         }
         polled
     }
