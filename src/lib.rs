@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub(crate) mod drift;
 pub(crate) mod error;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::connections;
 use crate::http;
 use crate::persist;
 use crate::state::AppState;
@@ -26,7 +27,7 @@ pub struct Server {
     pub state: AppState,
     pub addr: SocketAddr,
     shutdown: tokio::sync::watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
     state_file: Option<PathBuf>,
 }
@@ -49,18 +50,9 @@ impl Server {
         }
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
         let app = http::app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-        });
+        let task = tokio::spawn(connections::serve(listener, app, state.clone(), rx));
         let mut background = vec![
             spawn_ticker(state.clone()),
             spawn_drift_evaluator(state.clone()),
@@ -79,28 +71,35 @@ impl Server {
         })
     }
 
-    /// Stops accepting connections, lets in-flight requests finish, and stops background tasks.
+    /// Stops accepting connections, gives requests in flight at most `shutdown_grace` to finish,
+    /// stops background tasks and writes the final snapshot. Fails when the final snapshot (if
+    /// configured) was not written.
     pub async fn stop(self) -> std::io::Result<()> {
         self.state.set_ready(false);
         let _ = self.shutdown.send(true);
-        let result = self
+        let served = self
             .task
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+            .map_err(|e| std::io::Error::other(format!("the server task failed: {e}")));
         for task in self.background {
             task.abort();
         }
-        // In-flight requests have finished: this snapshot holds every accepted event.
+        // Requests in flight have finished, or had their connections closed after the grace period:
+        // this snapshot holds every event that was answered 2xx.
         if let Some(path) = self.state_file {
             let state = self.state.clone();
             let written = tokio::task::spawn_blocking(move || write_snapshot(&state, &path)).await;
-            match written {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "final snapshot failed"),
-                Err(e) => tracing::error!(error = %e, "final snapshot failed"),
+            let failed = match written {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(e) = failed {
+                tracing::error!(error = %e, "final snapshot failed");
+                return Err(std::io::Error::other(format!("final snapshot failed: {e}")));
             }
         }
-        result
+        served
     }
 
     /// Serves until `signal` resolves, then shuts down gracefully.

@@ -147,7 +147,7 @@ async fn request_limits_are_configurable() {
     s.stop().await;
 }
 
-/// Opens a request whose body never finishes, holding a slot until the connection is dropped.
+/// Opens a request whose body never finishes.
 async fn stalled_request(s: &TestServer) -> tokio::net::TcpStream {
     let mut stream = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
     stream
@@ -159,11 +159,31 @@ async fn stalled_request(s: &TestServer) -> tokio::net::TcpStream {
     stream
 }
 
+/// Sends a batch of `n` events whose application takes a while, and holds the connection open.
+async fn busy_request(s: &TestServer, n: usize) -> tokio::net::TcpStream {
+    let events: Vec<String> = (0..n)
+        .map(|i| format!("{{\"prediction\":{}.25}}", i % 89))
+        .collect();
+    let body = format!("[{}]", events.join(","));
+    let mut stream = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/models/m/predictions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    stream
+}
+
 #[tokio::test]
 async fn excess_requests_are_shed_with_retry_after_but_scrapes_are_not() {
-    let s = TestServer::start(&config("max_concurrency = 1")).await;
-    let held = stalled_request(&s).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let s = TestServer::start(&config(
+        "max_concurrency = 1\nmax_events_per_request = 2000000\nmax_body_bytes = 100000000",
+    ))
+    .await;
+    // The only slot is taken by a big batch while it is applied.
+    let held = busy_request(&s, 1_000_000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let r = s
         .client
         .post(format!("{}/v1/models/m/predictions", s.base))
@@ -175,6 +195,7 @@ async fn excess_requests_are_shed_with_retry_after_but_scrapes_are_not() {
     assert_eq!(r.headers()["retry-after"], "1");
     let b: serde_json::Value = r.json().await.unwrap();
     assert_eq!(b["error"]["code"], "overloaded");
+    assert_eq!(s.get("/healthz").await.0, 200);
     assert_eq!(
         s.client
             .get(format!("{}/metrics", s.base))
@@ -185,13 +206,31 @@ async fn excess_requests_are_shed_with_retry_after_but_scrapes_are_not() {
             .as_u16(),
         200
     );
-    assert_eq!(s.get("/healthz").await.0, 200);
     drop(held);
+    s.stop().await;
+}
+
+/// A client sending its body slowly holds no slot among `max_concurrency`: others are not shed.
+#[tokio::test]
+async fn a_slow_body_holds_no_slot() {
+    let s = TestServer::start(&config("max_concurrency = 1")).await;
+    let held = stalled_request(&s).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (status, _) = s
         .post_json("/v1/models/m/predictions", &json!({"prediction": 1}))
         .await;
     assert_eq!(status, 200);
+    assert_eq!(
+        s.client
+            .get(format!("{}/metrics", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    drop(held);
     s.stop().await;
 }
 
@@ -219,5 +258,34 @@ async fn slow_requests_time_out() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"code\":\"timeout\""), "{text}");
+    s.stop().await;
+}
+
+/// Bodies still arriving hold no slot, but their bytes count against `max_concurrency ×
+/// max_body_bytes`: memory stays bounded however many clients send slowly.
+#[tokio::test]
+async fn bodies_still_arriving_are_bounded_in_memory() {
+    let s = TestServer::start(&config("max_concurrency = 1\nmax_body_bytes = 1024")).await;
+    let mut held = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+    let mut part = b"[".to_vec();
+    part.extend(std::iter::repeat_n(b' ', 1009));
+    held.write_all(b"POST /v1/models/m/predictions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1024\r\n\r\n")
+        .await
+        .unwrap();
+    held.write_all(&part).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = s
+        .post_json("/v1/models/m/predictions", &json!({"prediction": 1}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("overloaded"))
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = s
+        .post_json("/v1/models/m/predictions", &json!({"prediction": 1}))
+        .await;
+    assert_eq!(status, 200);
     s.stop().await;
 }

@@ -41,6 +41,16 @@ pub struct ServerConfig {
     pub max_concurrency: usize,
     pub auth: AuthConfig,
     pub state: Option<StateConfig>,
+    /// A connection must deliver a request's headers within this long of sending its first byte.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection waiting this long for its next request is closed.
+    pub idle_timeout: Duration,
+    /// A request's body must arrive in full within this long of its headers.
+    pub body_read_timeout: Duration,
+    /// Open connections at most (lowered to what the open-file limit allows).
+    pub max_connections: usize,
+    /// After SIGTERM, how long requests in flight may take before their connections are closed.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +63,11 @@ impl Default for ServerConfig {
             max_concurrency: defaults::MAX_CONCURRENCY,
             auth: AuthConfig::default(),
             state: None,
+            header_read_timeout: Duration::from_secs(defaults::HEADER_READ_TIMEOUT_SECS),
+            idle_timeout: Duration::from_secs(defaults::IDLE_TIMEOUT_SECS),
+            body_read_timeout: Duration::from_secs(defaults::BODY_READ_TIMEOUT_SECS),
+            max_connections: defaults::MAX_CONNECTIONS,
+            shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
         }
     }
 }
@@ -382,6 +397,11 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_SECS: u64 = 30;
     pub const MAX_CONCURRENCY: usize = 512;
     pub const SNAPSHOT_INTERVAL_SECS: u64 = 30;
+    pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
+    pub const IDLE_TIMEOUT_SECS: u64 = 60;
+    pub const BODY_READ_TIMEOUT_SECS: u64 = 10;
+    pub const MAX_CONNECTIONS: usize = 4096;
+    pub const SHUTDOWN_GRACE_SECS: u64 = 10;
 }
 
 /// Why a config could not be loaded.
@@ -625,6 +645,21 @@ fn read_server(t: &mut TableReader<'_, '_, '_>) -> ServerConfig {
             snapshot_interval: interval,
         })
     });
+    let header_read_timeout = t
+        .duration("header_read_timeout")
+        .map_or(d.header_read_timeout, |v| v.value);
+    let idle_timeout = t
+        .duration("idle_timeout")
+        .map_or(d.idle_timeout, |v| v.value);
+    let body_read_timeout = t
+        .duration("body_read_timeout")
+        .map_or(d.body_read_timeout, |v| v.value);
+    let max_connections = t
+        .integer_in("max_connections", 1, 1_000_000)
+        .map_or(d.max_connections, |v| v.value as usize);
+    let shutdown_grace = t
+        .duration("shutdown_grace")
+        .map_or(d.shutdown_grace, |v| v.value);
     ServerConfig {
         listen,
         max_body_bytes,
@@ -633,6 +668,11 @@ fn read_server(t: &mut TableReader<'_, '_, '_>) -> ServerConfig {
         max_concurrency,
         auth,
         state,
+        header_read_timeout,
+        idle_timeout,
+        body_read_timeout,
+        max_connections,
+        shutdown_grace,
     }
 }
 
@@ -1295,6 +1335,38 @@ classes = ["a", "a"]
         let errors = Config::parse("[[model]]\nname = \n").unwrap_err();
         assert!(!errors.is_empty());
         assert_eq!(errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn connection_keys_have_safe_defaults_and_are_checked() {
+        let model = "[[model]]\nname = \"m\"\ntask = \"regression\"\n";
+        let d = Config::parse(model).unwrap().server;
+        assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(d.idle_timeout, Duration::from_secs(60));
+        assert_eq!(d.body_read_timeout, Duration::from_secs(10));
+        assert_eq!(d.max_connections, 4096);
+        assert_eq!(d.shutdown_grace, Duration::from_secs(10));
+        let set = "[server]\nheader_read_timeout = \"2s\"\nidle_timeout = \"5m\"\nbody_read_timeout = \"500ms\"\nmax_connections = 100\nshutdown_grace = \"25s\"\n";
+        let c = Config::parse(&format!("{set}{model}")).unwrap().server;
+        assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(300));
+        assert_eq!(c.body_read_timeout, Duration::from_millis(500));
+        assert_eq!(c.max_connections, 100);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(25));
+        let bad = "[server]\nheader_read_timeout = \"0s\"\nidle_timeout = \"soon\"\nbody_read_timeout = \"0ms\"\nmax_connections = 0\nshutdown_grace = 10\n";
+        let errors = Config::parse(&format!("{bad}{model}")).unwrap_err();
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.header_read_timeout",
+                "server.idle_timeout",
+                "server.body_read_timeout",
+                "server.max_connections",
+                "server.shutdown_grace",
+            ],
+            "{errors:#?}"
+        );
     }
 
     #[test]

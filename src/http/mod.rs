@@ -9,6 +9,7 @@ pub mod openapi;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Error;
 use crate::model::{LabelReport, PredictionReport};
@@ -32,9 +34,17 @@ const BLOCKING_BODY_BYTES: usize = 256 * 1024;
 /// The API: the router behind the guard (request metrics, load shedding, authentication and the
 /// request timeout).
 pub fn app(state: AppState) -> RequestGuard {
+    let budget = {
+        let server = &state.config_for_request().server;
+        server
+            .max_concurrency
+            .saturating_mul(server.max_body_bytes)
+            .min(Semaphore::MAX_PERMITS)
+    };
     RequestGuard {
         router: router(state.clone()),
         state,
+        body_budget: BodyBudget(Arc::new(Semaphore::new(budget))),
     }
 }
 
@@ -73,7 +83,15 @@ fn is_probe(path: &str) -> bool {
 pub struct RequestGuard {
     router: Router,
     state: AppState,
+    body_budget: BodyBudget,
 }
+
+/// Bytes of request bodies held in memory at once, over all requests: `max_concurrency ×
+/// max_body_bytes` (as configured at start), what admitted requests alone could hold. A body being
+/// received holds no slot among `max_concurrency`, so this is what bounds the memory of bodies still
+/// arriving; a body that finds it spent is answered 503.
+#[derive(Clone)]
+struct BodyBudget(Arc<Semaphore>);
 
 impl tower_service::Service<Request> for RequestGuard {
     type Response = Response;
@@ -101,9 +119,10 @@ impl tower_service::Service<Request> for RequestGuard {
             Ok(response)
         };
         // Sheds requests beyond `max_concurrency` with 503 and Retry-After instead of queueing them
-        // without bound (scrapes and health checks are exempt).
+        // without bound (scrapes and health checks are exempt). A request with a body is admitted
+        // by its handler once the body has arrived, so slow senders hold no slot while they send.
         let probe = is_probe(path);
-        let permit = if probe || path == "/metrics" {
+        let permit = if probe || path == "/metrics" || carries_body(route) {
             None
         } else {
             match self.state.try_admit() {
@@ -122,12 +141,27 @@ impl tower_service::Service<Request> for RequestGuard {
             }
             config.server.request_timeout
         };
+        // A request that changes nothing may be abandoned at the timeout. One that changes state
+        // is bounded while its body arrives (`read_body`), and once it is being applied it
+        // completes and reports what it did: an error answer must mean nothing was applied.
+        let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
+        let mut request = request;
+        if carries_body(route) {
+            request.extensions_mut().insert(self.body_budget.clone());
+        }
         let routed = tower_service::Service::call(&mut self.router, request);
         Box::pin(async move {
-            let response = match tokio::time::timeout(limit, routed).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(_) => Error::Timeout.into_response(),
+            let response = if read_only {
+                match tokio::time::timeout(limit, routed).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => Error::Timeout.into_response(),
+                }
+            } else {
+                match routed.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
             };
             drop(permit);
             done(response)
@@ -135,8 +169,19 @@ impl tower_service::Service<Request> for RequestGuard {
     }
 }
 
+/// Routes whose requests carry a body; their handlers admit them once the body has arrived.
+fn carries_body(route: &str) -> bool {
+    matches!(
+        route,
+        "/v1/models/{model}/predictions"
+            | "/v1/models/{model}/labels"
+            | "/v1/models/{model}/reference"
+    )
+}
+
 /// Checks bearer tokens: ingest tokens for POST and PUT, the read token for GETs of `/v1/*`, `/metrics`
-/// and `/openapi.json`. Comparison is constant-time and tokens are never logged.
+/// and `/openapi.json`. Comparison takes the same time whatever the tokens and their lengths, and
+/// tokens are never logged.
 fn authorized(auth: &crate::config::AuthConfig, request: &Request) -> bool {
     let presented = || {
         request
@@ -156,14 +201,24 @@ fn authorized(auth: &crate::config::AuthConfig, request: &Request) -> bool {
     allowed.is_empty() || presented().is_some_and(|p| token_matches(p, allowed))
 }
 
-/// Constant-time comparison against every allowed token (no early exit on the first match).
+/// Compares the presented token with every allowed one (no early exit on the first match). The
+/// SHA-256 digests are compared, not the tokens: both sides are then 32 bytes whatever the tokens'
+/// lengths, so neither the time taken nor an early return on a length mismatch tells how long a valid
+/// token is.
 fn token_matches(presented: &str, allowed: &[String]) -> bool {
     use subtle::ConstantTimeEq;
+    let presented = token_digest(presented);
     let mut ok = subtle::Choice::from(0);
     for token in allowed {
-        ok |= presented.as_bytes().ct_eq(token.as_bytes());
+        ok |= presented.ct_eq(&token_digest(token));
     }
     ok.into()
+}
+
+/// The fixed-length form in which tokens are compared.
+fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// The `route` label of a request: the route pattern its path matches, as the router matches it (never
@@ -205,9 +260,67 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// Reads the whole body up to the configured limit, within `body_read_timeout` (and `request_timeout`)
+/// or not at all: a body cut off by the deadline is answered 408 and none of it is applied.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    budget: Option<&BodyBudget>,
+    body: Body,
+) -> Result<(Bytes, Held), Error> {
+    let deadline = {
+        let server = &state.config_for_request().server;
+        server.body_read_timeout.min(server.request_timeout)
+    };
+    let mut held = Held {
+        budget: budget.map(|b| b.0.clone()),
+        permit: None,
+        bytes: 0,
+    };
+    let bytes = tokio::time::timeout(deadline, read_whole_body(state, headers, &mut held, body))
+        .await
+        .map_err(|_| Error::Timeout)??;
+    Ok((bytes, held))
+}
+
+/// The share of the body budget one request holds: the memory its body takes.
+struct Held {
+    budget: Option<Arc<Semaphore>>,
+    permit: Option<OwnedSemaphorePermit>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Holds `total` bytes in all, or fails with 503 when the budget has not that much left.
+    fn grow_to(&mut self, total: usize) -> Result<(), Error> {
+        let Some(budget) = &self.budget else {
+            return Ok(());
+        };
+        if total <= self.bytes {
+            return Ok(());
+        }
+        let more = u32::try_from(total - self.bytes).map_err(|_| Error::Overloaded)?;
+        let permit = budget
+            .clone()
+            .try_acquire_many_owned(more)
+            .map_err(|_| Error::Overloaded)?;
+        match &mut self.permit {
+            Some(held) => held.merge(permit),
+            None => self.permit = Some(permit),
+        }
+        self.bytes = total;
+        Ok(())
+    }
+}
+
 /// Reads the whole body up to the configured limit. A body that arrives in one frame (any small one) is
 /// returned as it is, without a copy or a buffer list.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Error> {
+async fn read_whole_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    held: &mut Held,
+    body: Body,
+) -> Result<Bytes, Error> {
     use http_body_util::BodyExt;
     let limit = state.max_body_bytes();
     let declared = headers
@@ -231,28 +344,52 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
             return Err(Error::BodyTooLarge { limit });
         }
         match &mut more {
-            Some(buf) => buf.extend_from_slice(&data),
-            None if first.is_empty() => first = data,
+            Some(buf) => {
+                held.grow_to(buf.capacity().max(len))?;
+                buf.extend_from_slice(&data);
+            }
+            None if first.is_empty() => {
+                held.grow_to(len)?;
+                first = data;
+            }
             None => {
-                let mut buf = Vec::with_capacity(declared.unwrap_or(len).clamp(len, limit));
+                let capacity = declared.unwrap_or(len).clamp(len, limit);
+                held.grow_to(first.len() + capacity)?;
+                let mut buf = Vec::with_capacity(capacity);
                 buf.extend_from_slice(&first);
                 buf.extend_from_slice(&data);
                 more = Some(buf);
             }
         }
+        // What the buffer really took, growth included.
+        held.grow_to(first.len() + more.as_ref().map_or(0, Vec::capacity))?;
     }
     Ok(more.map_or(first, Bytes::from))
 }
 
-/// The body (up to the configured limit) and the Content-Type header of a request. It reads the
-/// request's own header map; the `HeaderMap` extractor would copy it on every request.
+/// The body (up to the configured limit) and the Content-Type header of a request, with what admits it:
+/// its share of the body budget and its slot among `max_concurrency`, taken once the body has arrived
+/// (503 when none is free). It reads the request's own header map; the `HeaderMap` extractor would
+/// copy it on every request.
 async fn read_request(
     state: &AppState,
     request: Request,
-) -> Result<(Bytes, Option<HeaderValue>), Error> {
+) -> Result<(Bytes, Option<HeaderValue>, Admitted), Error> {
     let (mut parts, body) = request.into_parts();
-    let bytes = read_body(state, &parts.headers, body).await?;
-    Ok((bytes, parts.headers.remove(header::CONTENT_TYPE)))
+    let budget = parts.extensions.get::<BodyBudget>();
+    let (bytes, held) = read_body(state, &parts.headers, budget, body).await?;
+    let slot = state.try_admit().ok_or(Error::Overloaded)?;
+    let admitted = Admitted {
+        _slot: slot,
+        _held: held,
+    };
+    Ok((bytes, parts.headers.remove(header::CONTENT_TYPE), admitted))
+}
+
+/// Held by a request with a body until it is answered.
+struct Admitted {
+    _slot: OwnedSemaphorePermit,
+    _held: Held,
 }
 
 /// The Content-Type as text; a value that is not visible ASCII is unsupported whatever it says.
@@ -300,7 +437,7 @@ async fn run_blocking<T: Send + 'static>(
         (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
-        (status = 408, description = "The request took longer than `request_timeout`", body = openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
         (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
         (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
         (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
@@ -315,7 +452,7 @@ async fn post_predictions(
 ) -> Result<Response, Error> {
     // Resolve the model first, so an unknown model is a 404 whatever the body.
     state.model(&model)?;
-    let (bytes, ct) = read_request(&state, request).await?;
+    let (bytes, ct, _admitted) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
         state.ingest_predictions(&model, content_type(&ct), &bytes)
     })
@@ -355,7 +492,7 @@ fn prediction_answer(report: PredictionReport) -> Response {
         (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
-        (status = 408, description = "The request took longer than `request_timeout`", body = openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
         (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
         (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
         (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
@@ -369,7 +506,7 @@ async fn post_labels(
     request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    let (bytes, ct) = read_request(&state, request).await?;
+    let (bytes, ct, _admitted) = read_request(&state, request).await?;
     let report = run_cpu(bytes.len(), move || {
         state.ingest_labels(&model, content_type(&ct), &bytes)
     })
@@ -388,7 +525,7 @@ async fn post_labels(
         (status = 400, description = "A bad file (`invalid_reference`), naming its line and column", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
         (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
-        (status = 408, description = "The request took too long", body = openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
         (status = 409, description = "The model uses a moving reference", body = openapi::ErrorBody),
         (status = 413, description = "The body exceeds `max_body_bytes`", body = openapi::ErrorBody),
         (status = 415, description = "Not text/csv or application/x-ndjson", body = openapi::ErrorBody),
@@ -402,7 +539,7 @@ async fn put_reference(
     request: Request,
 ) -> Result<Response, Error> {
     state.model(&model)?;
-    let (bytes, ct) = read_request(&state, request).await?;
+    let (bytes, ct, _admitted) = read_request(&state, request).await?;
     let answer =
         run_blocking(move || state.replace_reference(&model, content_type(&ct), &bytes)).await?;
     Ok(Json(answer).into_response())
@@ -624,6 +761,30 @@ mod tests {
                 assert_eq!(label.as_bytes(), &body[..], "{method} {path}");
             }
         }
+    }
+
+    #[test]
+    fn tokens_match_exactly_whatever_their_lengths() {
+        let allowed = ["ingest-token-0123456789".to_string(), "x".repeat(64)];
+        assert!(token_matches("ingest-token-0123456789", &allowed));
+        assert!(token_matches(&"x".repeat(64), &allowed));
+        for wrong in [
+            "",
+            "ingest-token-012345678",
+            "ingest-token-01234567890",
+            "ingest-token-0123456788",
+            "INGEST-TOKEN-0123456789",
+            &"x".repeat(63),
+            &"x".repeat(65),
+        ] {
+            assert!(!token_matches(wrong, &allowed), "{wrong:?}");
+        }
+        assert!(!token_matches("anything", &[]));
+        // Tokens of any length are compared as 32-byte digests.
+        assert_eq!(
+            token_digest("").len(),
+            token_digest(&"y".repeat(1000)).len()
+        );
     }
 
     #[tokio::test]
