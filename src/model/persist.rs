@@ -97,14 +97,18 @@ impl Model {
         )
     }
 
-    /// Copies the model's state. The lock is taken per window, so ingest waits at most for one copy.
+    /// Copies the model's state, in one hold of the lock so windows, pending labels and interners agree.
     pub fn export(&self) -> ModelData {
+        let state = self.state.lock();
+        self.export_locked(&state)
+    }
+
+    /// Copies the model's state from under its lock.
+    pub(super) fn export_locked(&self, state: &super::ModelState) -> ModelData {
         let now_wall = self.clock.now_ns();
         let now_mono = self.clock.monotonic_ns();
         let mut windows = Vec::with_capacity(self.config.windows.len());
-        for i in 0..self.config.windows.len() {
-            let state = self.state.lock();
-            let w = &state.windows[i];
+        for w in &state.windows {
             windows.push(WindowData {
                 name: w.config.name.clone(),
                 samples: w.metric.export(),
@@ -115,7 +119,6 @@ impl Model {
             });
         }
         let (pending, reference) = {
-            let state = self.state.lock();
             let pending = state
                 .pending
                 .iter()
