@@ -290,11 +290,15 @@ impl AppState {
     }
 
     fn parser<'m>(&self, model: &'m Model) -> Parser<'m> {
+        let config = self.inner.config.load();
+        let now_ns = self.inner.clock.now_ns();
+        let skew = config.server.max_clock_skew.as_nanos().min(i64::MAX as u128) as i64;
         Parser {
             schema: &model.schema,
             interners: &model.interners,
-            limits: self.inner.config.load().server.limits,
-            now_ns: self.inner.clock.now_ns(),
+            limits: config.server.limits,
+            now_ns,
+            latest_ts_ns: now_ns.saturating_add(skew),
         }
     }
 

@@ -215,6 +215,7 @@ fn parse_jsonl(
             ..Limits::default()
         },
         now_ns: 0,
+        latest_ts_ns: i64::MAX,
     };
     let batch = parser
         .predictions(bytes, BodyFormat::Ndjson)
