@@ -988,7 +988,8 @@ impl FeatureSink<'_, '_, '_> {
                         self.failure = Some((
                             EventCode::StringTooLong,
                             format!(
-                                "a categorical value is longer than {} bytes",
+                                "the value of feature {:?} is longer than {} bytes",
+                                self.parser.schema.feature_names()[feature],
                                 self.parser.limits.max_string_bytes
                             ),
                         ));

@@ -429,12 +429,20 @@ impl AppState {
             )
         })?;
         loop {
-            let reference = reference::parse(
+            if model.config.reference == Some(crate::config::ReferenceConfig::Moving) {
+                // Refused before parsing, so the upload interns nothing.
+                return Err(Error::Conflict(
+                    "this model compares against a moving reference, which cannot be replaced"
+                        .to_string(),
+                ));
+            }
+            let reference = reference::parse_limited(
                 body,
                 format,
                 &model.schema,
                 &model.interners,
                 model.config.drift.max_reference_rows,
+                self.inner.config.load().server.limits.max_string_bytes,
                 ReferenceSource::Api,
             )
             .map_err(|e| Error::InvalidReference {
