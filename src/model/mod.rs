@@ -148,7 +148,7 @@ pub enum Applied<R> {
 /// waiting thread and taken again, so a big batch never stalls small requests or the ticker.
 const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_micros(500);
 /// Events applied between two looks at the clock.
-const SLICE_CHECK_EVERY: usize = 64;
+const SLICE_CHECK_EVERY: usize = 16;
 
 /// Whether a model under config `b` can keep the state of a model under config `a` as it is: same task,
 /// classes, features (names and types), windows, category cap and reference settings. Everything else
