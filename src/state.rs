@@ -309,7 +309,11 @@ impl AppState {
     fn parser<'m>(&self, model: &'m Model) -> Parser<'m> {
         let config = self.inner.config.load();
         let now_ns = self.inner.clock.now_ns();
-        let skew = config.server.max_clock_skew.as_nanos().min(i64::MAX as u128) as i64;
+        let skew = config
+            .server
+            .max_clock_skew
+            .as_nanos()
+            .min(i64::MAX as u128) as i64;
         Parser {
             schema: &model.schema,
             interners: &model.interners,
@@ -359,7 +363,8 @@ impl AppState {
                     if single && let Some(e) = total.errors.first() {
                         return Err(Error::InvalidEvent(e.clone()));
                     }
-                    total.errors_truncated |= total.errors.len() > crate::model::MAX_REPORTED_ERRORS;
+                    total.errors_truncated |=
+                        total.errors.len() > crate::model::MAX_REPORTED_ERRORS;
                     total.errors.truncate(crate::model::MAX_REPORTED_ERRORS);
                     return Ok(total);
                 }

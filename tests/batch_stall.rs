@@ -66,18 +66,28 @@ async fn single_events_are_not_stalled_by_big_batches() {
             accepted
         })
     };
-    let mut latencies = Vec::new();
-    while streaming.load(std::sync::atomic::Ordering::Relaxed) && latencies.len() < 100_000 {
-        let t = Instant::now();
-        let (status, r) = s
-            .post_json(
-                "/v1/models/m/predictions",
-                &serde_json::json!({"score": 0.5, "label": 1, "features": {"amount": 1, "country": "c1"}}),
-            )
-            .await;
-        assert_eq!(status, 200, "{r}");
-        latencies.push(t.elapsed());
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    // Open loop: a single event every 5 ms whatever the answers do, so a stall delays every request
+    // sent during it, as it would delay a real client's.
+    let mut singles = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    while streaming.load(std::sync::atomic::Ordering::Relaxed) && singles.len() < 20_000 {
+        tick.tick().await;
+        let s = s.clone();
+        singles.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let (status, r) = s
+                .post_json(
+                    "/v1/models/m/predictions",
+                    &serde_json::json!({"score": 0.5, "label": 1, "features": {"amount": 1, "country": "c1"}}),
+                )
+                .await;
+            assert_eq!(status, 200, "{r}");
+            t.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(singles.len());
+    for single in singles {
+        latencies.push(single.await.unwrap());
     }
     let batch_accepted = batches.await.unwrap();
     latencies.sort();
@@ -88,7 +98,11 @@ async fn single_events_are_not_stalled_by_big_batches() {
         latencies.len(),
         latencies.last().unwrap()
     );
-    assert!(latencies.len() >= 100, "too few samples: {}", latencies.len());
+    assert!(
+        latencies.len() >= 100,
+        "too few samples: {}",
+        latencies.len()
+    );
     // Every event counted exactly, whatever the slicing.
     let m = s.scrape().await;
     let total = batch_accepted + latencies.len() as u64;

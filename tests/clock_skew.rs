@@ -59,7 +59,11 @@ async fn far_future_timestamps_cannot_freeze_a_time_window() {
     let m = s.scrape().await;
     let w = [("model", "m"), ("window", "minute")];
     assert_eq!(m.get("modelwatch_window_samples", &w), 1000.0);
-    assert_eq!(m.get("modelwatch_accuracy", &w), 0.0, "the window shows current traffic");
+    assert_eq!(
+        m.get("modelwatch_accuracy", &w),
+        0.0,
+        "the window shows current traffic"
+    );
     assert_eq!(
         m.get(
             "modelwatch_rejected_events_total",

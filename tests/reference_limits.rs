@@ -74,7 +74,10 @@ async fn a_rejected_reference_leaves_no_categories_behind() {
     let (status, body) = put_reference(&s, "text/csv", csv).await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("line 7"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 7"),
         "{body}"
     );
     // The model's five category slots are still free for a good reference.

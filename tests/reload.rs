@@ -206,7 +206,9 @@ async fn reload_storm_loses_no_acknowledged_event() {
                                "features": {"x": i, "c": format!("v{}", i % 5)}})
                     })
                     .collect();
-                let (status, body) = s.post_json("/v1/models/m/predictions", &json!(events)).await;
+                let (status, body) = s
+                    .post_json("/v1/models/m/predictions", &json!(events))
+                    .await;
                 if status == 200 {
                     accepted += body["accepted"].as_u64().unwrap();
                 }
@@ -223,7 +225,11 @@ async fn reload_storm_loses_no_acknowledged_event() {
             break;
         }
         let threshold = if k % 2 == 0 { "0.51" } else { "0.5" };
-        let events = if (k / 100) % 2 == 0 { 5_000_000 } else { 5_000_001 };
+        let events = if (k / 100) % 2 == 0 {
+            5_000_000
+        } else {
+            5_000_001
+        };
         std::fs::write(&path, storm_config(threshold, events)).unwrap();
         let (status, body) = s.post("/-/reload", None, "").await;
         assert_eq!(status, 200, "{body}");

@@ -579,7 +579,10 @@ fn read_server(t: &mut TableReader<'_, '_, '_>) -> ServerConfig {
         .integer_in("max_concurrency", 1, 1_000_000)
         .map_or(d.max_concurrency, |v| v.value as usize);
     let max_clock_skew = t
-        .duration_at_most("max_clock_skew", Duration::from_secs(MAX_CLOCK_SKEW_LIMIT_SECS))
+        .duration_at_most(
+            "max_clock_skew",
+            Duration::from_secs(MAX_CLOCK_SKEW_LIMIT_SECS),
+        )
         .map_or(d.max_clock_skew, |v| v.value);
     let auth = match t.table("auth") {
         Some(mut a) => {

@@ -178,7 +178,15 @@ pub fn parse(
     source: ReferenceSource,
 ) -> Result<FrozenReference, ReferenceError> {
     let max_string_bytes = Limits::default().max_string_bytes;
-    parse_limited(bytes, format, schema, interners, max_rows, max_string_bytes, source)
+    parse_limited(
+        bytes,
+        format,
+        schema,
+        interners,
+        max_rows,
+        max_string_bytes,
+        source,
+    )
 }
 
 /// Parses a reference file or body against a model's schema. A cell longer than `max_string_bytes`

@@ -674,7 +674,9 @@ impl Model {
                     && next > first
                     && slice_start.elapsed() >= SLICE_BUDGET
                 {
-                    self.telemetry.labels.inc_by((matched - slice_matched) as u64);
+                    self.telemetry
+                        .labels
+                        .inc_by((matched - slice_matched) as u64);
                     slice_matched = matched;
                     parking_lot::MutexGuard::bump(&mut state);
                     slice_start = std::time::Instant::now();
@@ -700,7 +702,9 @@ impl Model {
                     }),
                 }
             }
-            self.telemetry.labels.inc_by((matched - slice_matched) as u64);
+            self.telemetry
+                .labels
+                .inc_by((matched - slice_matched) as u64);
         }
         let next_index = match moved {
             Some(_) => batch.events.get(next).map_or(usize::MAX, |e| e.index),

@@ -231,7 +231,12 @@ impl Interners {
     /// A private copy to parse a reference into: values new to the model get ids in the copy only, so a
     /// rejected reference leaves no trace here. `commit` brings the new values over.
     pub fn staging(&self) -> Interners {
-        Interners(self.0.iter().map(|i| RwLock::new(i.read().clone())).collect())
+        Interners(
+            self.0
+                .iter()
+                .map(|i| RwLock::new(i.read().clone()))
+                .collect(),
+        )
     }
 
     /// Interns the values a staging copy (made by `staging`) added, in its id order, and returns per
