@@ -270,3 +270,71 @@ async fn reload_storm_loses_no_acknowledged_event() {
     std::sync::Arc::into_inner(s).unwrap().stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn warmup_config(threshold: &str, events: u64) -> String {
+    format!(
+        r#"
+[[model]]
+name = "m"
+task = "binary_classification"
+threshold = {threshold}
+[model.reference]
+warmup = 100
+[[model.feature]]
+name = "x"
+type = "numeric"
+[[model.window]]
+name = "w"
+events = {events}
+"#
+    )
+}
+
+/// An uploaded reference survives reloads that leave `[model.reference]` alone, whether they apply in
+/// place (threshold) or rebuild the model (window size).
+#[tokio::test]
+async fn an_uploaded_reference_survives_reloads() {
+    let dir = std::env::temp_dir().join(format!("mw-reload-ref-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("modelwatch.toml");
+    std::fs::write(&path, warmup_config("0.5", 1000)).unwrap();
+    let s = TestServer::start_with(Config::load(&path).unwrap(), Clock::new()).await;
+    s.server.state.set_config_path(Some(path.clone()));
+    let mut csv = String::from("x,score\n");
+    for i in 0..500 {
+        csv.push_str(&format!("{i},0.{}\n", i % 10));
+    }
+    let resp = s
+        .client
+        .put(format!("{}/v1/models/m/reference", s.base))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    for (threshold, events) in [("0.51", 1000), ("0.51", 1001), ("0.5", 1001)] {
+        std::fs::write(&path, warmup_config(threshold, events)).unwrap();
+        let (status, body) = s.post("/-/reload", None, "").await;
+        assert_eq!(status, 200, "{body}");
+        let (_, doc) = s.get("/v1/models/m").await;
+        assert_eq!(
+            doc["reference"]["source"], "api",
+            "after reload to threshold {threshold}, events {events}: {doc}"
+        );
+        assert_eq!(doc["reference"]["samples"], 500, "{doc}");
+    }
+    // Changing the reference settings replaces it.
+    std::fs::write(
+        &path,
+        warmup_config("0.5", 1001).replace("warmup = 100", "warmup = 200"),
+    )
+    .unwrap();
+    let (status, _) = s.post("/-/reload", None, "").await;
+    assert_eq!(status, 200);
+    let (_, doc) = s.get("/v1/models/m").await;
+    assert_eq!(doc["reference"]["source"], "warmup", "{doc}");
+    s.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}

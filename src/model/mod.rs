@@ -421,10 +421,20 @@ impl Model {
     pub fn hand_over(&self, successor: &Arc<Model>) -> Vec<String> {
         let mut state = self.state.lock();
         let mut data = self.export_locked(&state);
-        if self.config.reference != successor.config.reference {
+        let same_reference = self.config.reference == successor.config.reference;
+        if !same_reference {
             data.reference = persist::ReferenceData::None;
         }
         let notes = successor.import(&data, false);
+        // An uploaded reference also replaces a warmup one, which `import` leaves to a restart's rules;
+        // its category ids are valid only if the layout fingerprint is the same.
+        if same_reference
+            && data.fingerprint == successor.fingerprint()
+            && let persist::ReferenceData::Frozen(r) = &data.reference
+            && r.source == ReferenceSource::Api
+        {
+            successor.state.lock().reference = ReferenceState::Frozen(Arc::new(r.clone()));
+        }
         state.retired = Some(Retired::Replaced(successor.clone()));
         notes
     }
