@@ -113,6 +113,9 @@ struct Inner {
     reloading: parking_lot::Mutex<()>,
     /// Where reloads from async callers wait their turn.
     reload_queue: tokio::sync::Mutex<()>,
+    /// Models a reload rebuilt, until the last handle on each is gone and their memory can be given
+    /// back (see `release_freed_memory`).
+    replaced: parking_lot::Mutex<Vec<std::sync::Weak<Model>>>,
     clock: Clock,
     ready: AtomicBool,
     /// Permits for requests in flight (`max_concurrency`).
@@ -147,6 +150,7 @@ impl AppState {
                 config_path: parking_lot::Mutex::new(None),
                 reloading: parking_lot::Mutex::new(()),
                 reload_queue: tokio::sync::Mutex::new(()),
+                replaced: parking_lot::Mutex::new(Vec::new()),
                 clock,
                 ready: AtomicBool::new(true),
                 in_flight: Arc::new(tokio::sync::Semaphore::new(max_concurrency)),
@@ -239,13 +243,26 @@ impl AppState {
         }
         self.inner.config.store(Arc::new(config));
         self.inner.models.store(Arc::new(Models::new(models)));
-        if !hand_overs.is_empty() {
-            // The replaced models go with the last handle on them, normally these.
-            drop(hand_overs);
-            drop(old);
-            release_freed_memory();
-        }
+        self.inner
+            .replaced
+            .lock()
+            .extend(hand_overs.iter().map(|(old, _)| Arc::downgrade(old)));
+        // The replaced models go with the last handle on them: normally these, else a request that
+        // was still using one, and then the next tick gives their memory back.
+        drop(hand_overs);
+        drop(old);
+        self.release_replaced();
         Ok(summary)
+    }
+
+    /// Gives the memory of replaced models back once every one of them is gone.
+    fn release_replaced(&self) {
+        let mut replaced = self.inner.replaced.lock();
+        if replaced.is_empty() || replaced.iter().any(|m| m.strong_count() > 0) {
+            return;
+        }
+        replaced.clear();
+        release_freed_memory();
     }
 
     /// `reload` for the async callers: reloads queue here without holding a blocking thread each, and
@@ -540,5 +557,6 @@ impl AppState {
         for model in self.inner.models.load().iter() {
             model.tick();
         }
+        self.release_replaced();
     }
 }

@@ -154,7 +154,7 @@ def main():
                 if 200 <= status < 300:
                     with lock:
                         accepted += json.loads(answer)["accepted"]
-                time.sleep(0.02)
+                time.sleep(0.05)
 
         clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
         for t in clients:
