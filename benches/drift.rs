@@ -163,6 +163,7 @@ fn full_model(n: usize) -> Model {
             ..Default::default()
         },
         now_ns: 0,
+        latest_ts_ns: i64::MAX,
     };
     let batch = parser
         .predictions(

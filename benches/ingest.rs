@@ -95,6 +95,7 @@ fn bench_config(c: &mut Criterion, label: &str, windows: &str) {
                 interners: &m.interners,
                 limits: Default::default(),
                 now_ns: m.clock().now_ns(),
+                latest_ts_ns: i64::MAX,
             };
             let parsed = parser
                 .predictions(body.as_bytes(), BodyFormat::Json)
@@ -109,6 +110,7 @@ fn bench_config(c: &mut Criterion, label: &str, windows: &str) {
                 interners: &m.interners,
                 limits: Default::default(),
                 now_ns: 0,
+                latest_ts_ns: i64::MAX,
             };
             black_box(
                 parser
@@ -127,6 +129,7 @@ fn bench_config(c: &mut Criterion, label: &str, windows: &str) {
                 interners: &m.interners,
                 limits: Default::default(),
                 now_ns: 0,
+                latest_ts_ns: i64::MAX,
             };
             black_box(
                 parser
@@ -149,6 +152,7 @@ fn bench_config(c: &mut Criterion, label: &str, windows: &str) {
                     interners: &m.interners,
                     limits: Default::default(),
                     now_ns: m.clock().now_ns(),
+                    latest_ts_ns: i64::MAX,
                 };
                 let parsed = parser
                     .predictions(body.as_bytes(), BodyFormat::Ndjson)

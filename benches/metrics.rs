@@ -95,6 +95,7 @@ fn busy_state() -> AppState {
             interners: &model.interners,
             limits: Default::default(),
             now_ns: 0,
+            latest_ts_ns: i64::MAX,
         };
         let batch = parser
             .predictions(body.as_bytes(), BodyFormat::Ndjson)

@@ -278,6 +278,7 @@ fn ingest(model: &Model, body: &str, events: usize) -> usize {
             ..Default::default()
         },
         now_ns: 0,
+        latest_ts_ns: i64::MAX,
     };
     let batch = parser
         .predictions(body.as_bytes(), BodyFormat::Ndjson)

@@ -60,6 +60,7 @@ fn main() {
             interners: &model.interners,
             limits: Default::default(),
             now_ns: 0,
+            latest_ts_ns: i64::MAX,
         };
         let batch = parser
             .predictions(body.as_bytes(), BodyFormat::Ndjson)

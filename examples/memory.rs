@@ -68,6 +68,7 @@ fn main() {
                 ..Limits::default()
             },
             now_ns: 0,
+            latest_ts_ns: i64::MAX,
         };
         let parsed = parser
             .predictions(body.as_bytes(), BodyFormat::Ndjson)

@@ -39,10 +39,12 @@ pub enum EventCode {
     TooManyFeatures,
     /// A string value longer than allowed.
     StringTooLong,
+    /// A prediction timestamp further ahead of the server's clock than `max_clock_skew`.
+    TimestampInFuture,
 }
 
 impl EventCode {
-    pub const ALL: [EventCode; 14] = [
+    pub const ALL: [EventCode; 15] = [
         EventCode::InvalidJson,
         EventCode::MissingPrediction,
         EventCode::InvalidScore,
@@ -57,6 +59,7 @@ impl EventCode {
         EventCode::InvalidLatency,
         EventCode::TooManyFeatures,
         EventCode::StringTooLong,
+        EventCode::TimestampInFuture,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +78,7 @@ impl EventCode {
             EventCode::InvalidLatency => "invalid_latency",
             EventCode::TooManyFeatures => "too_many_features",
             EventCode::StringTooLong => "string_too_long",
+            EventCode::TimestampInFuture => "timestamp_in_future",
         }
     }
 }

@@ -405,6 +405,9 @@ pub struct Parser<'s> {
     pub limits: Limits,
     /// Arrival time in Unix nanoseconds, the default timestamp.
     pub now_ns: i64,
+    /// The latest prediction timestamp accepted (Unix ns): arrival time plus `max_clock_skew`. A later
+    /// one is rejected with `timestamp_in_future`, so it cannot hold a time window's place for ever.
+    pub latest_ts_ns: i64,
 }
 
 impl<'s> Parser<'s> {
@@ -546,6 +549,13 @@ impl<'s> Parser<'s> {
             Some(r) => self.timestamp(index, r)?,
             None => self.now_ns,
         };
+        if ts > self.latest_ts_ns {
+            return Err(err(
+                index,
+                EventCode::TimestampInFuture,
+                "timestamp is further ahead of the server's clock than max_clock_skew",
+            ));
+        }
         let error = match ev.error.map(|r| Scalar::parse(r.get())) {
             None | Some(Scalar::Null) => false,
             Some(Scalar::Bool(b)) => b,
@@ -950,7 +960,8 @@ impl FeatureSink<'_, '_, '_> {
                         self.failure = Some((
                             EventCode::StringTooLong,
                             format!(
-                                "a categorical value is longer than {} bytes",
+                                "the value of feature {:?} is longer than {} bytes",
+                                self.parser.schema.feature_names()[feature],
                                 self.parser.limits.max_string_bytes
                             ),
                         ));
@@ -1123,6 +1134,7 @@ type = "categorical"
             interners,
             limits: Limits::default(),
             now_ns: 1_000_000_000,
+            latest_ts_ns: i64::MAX,
         }
         .predictions(body.as_bytes(), format)
     }
@@ -1355,6 +1367,7 @@ type = "categorical"
             interners: &i,
             limits: Limits::default(),
             now_ns: 0,
+            latest_ts_ns: i64::MAX,
         }
         .predictions(&body, BodyFormat::Ndjson)
         .unwrap();
@@ -1433,6 +1446,7 @@ type = "categorical"
             interners: &i,
             limits: Limits::default(),
             now_ns: 0,
+            latest_ts_ns: i64::MAX,
         }
         .labels(
             br#"[{"id": "a", "label": 2.5}, {"label": 1}, {"id": 7, "label": "x"}, {"id": 8}, {"id": 9, "label": 1, "timestamp": "bad"}]"#,
@@ -1472,6 +1486,7 @@ type = "categorical"
                 max_id_bytes: 3,
             },
             now_ns: 0,
+            latest_ts_ns: i64::MAX,
         };
         assert!(matches!(
             parser.predictions(b"[{}, {}, {}, {}]", BodyFormat::Json),

@@ -126,7 +126,7 @@ impl Schema {
 /// Maps the values of one categorical feature to dense ids, remembering at most `cap` distinct values.
 /// Later values share the id of `__other__`, so neither memory nor the number of categories grows with
 /// hostile input.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Interner {
     ids: FxHashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
@@ -220,6 +220,37 @@ impl Interners {
                 let i = i.read();
                 (0..i.len())
                     .map(|id| i.name(id as u32).to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A private copy to parse a reference into: values new to the model get ids in the copy only, so a
+    /// rejected reference leaves no trace here. `commit` brings the new values over.
+    pub fn staging(&self) -> Interners {
+        Interners(
+            self.0
+                .iter()
+                .map(|i| RwLock::new(i.read().clone()))
+                .collect(),
+        )
+    }
+
+    /// Interns the values a staging copy (made by `staging`) added, in its id order, and returns per
+    /// column the model's id of every staging id. The two agree on every id the copy started with
+    /// (interners only append); values the model learnt meanwhile may give the new ones other ids.
+    pub fn commit(&self, staged: &Interners) -> Vec<Vec<u32>> {
+        self.0
+            .iter()
+            .zip(&staged.0)
+            .map(|(live, staged)| {
+                let staged = staged.read();
+                let mut live = live.write();
+                (0..staged.len() as u32)
+                    .map(|id| {
+                        let name = staged.name(id);
+                        live.get(name).unwrap_or_else(|| live.intern(name))
+                    })
                     .collect()
             })
             .collect()

@@ -17,7 +17,7 @@ use crate::drift::reference::{
 use crate::error::Error;
 use crate::event::{BodyFormat, Parser};
 use crate::exposition::WindowCollector;
-use crate::model::{LabelReport, Model, PredictionReport};
+use crate::model::{Applied, LabelReport, Model, PredictionReport, Retired, same_layout};
 use crate::models::Models;
 use crate::snapshot::Snapshot;
 use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
@@ -64,6 +64,17 @@ fn build_model(
     Ok(model)
 }
 
+/// Gives memory freed by a rebuild back to the system. A hand-over copies a model's windows and the
+/// old model is dropped soon after; glibc keeps such freed small blocks in its heap, so without this a
+/// process that rebuilds a large model keeps its peak size for good.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// What a config reload did, by model name.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadSummary {
@@ -91,6 +102,11 @@ struct Inner {
     config_path: parking_lot::Mutex<Option<std::path::PathBuf>>,
     /// Serialises reloads.
     reloading: parking_lot::Mutex<()>,
+    /// Where reloads from async callers wait their turn.
+    reload_queue: tokio::sync::Mutex<()>,
+    /// Models a reload rebuilt, until the last handle on each is gone and their memory can be given
+    /// back (see `release_freed_memory`).
+    replaced: parking_lot::Mutex<Vec<std::sync::Weak<Model>>>,
     clock: Clock,
     ready: AtomicBool,
     /// Permits for requests in flight (`max_concurrency`).
@@ -124,6 +140,8 @@ impl AppState {
                 config: ArcSwap::from_pointee(config),
                 config_path: parking_lot::Mutex::new(None),
                 reloading: parking_lot::Mutex::new(()),
+                reload_queue: tokio::sync::Mutex::new(()),
+                replaced: parking_lot::Mutex::new(Vec::new()),
                 clock,
                 ready: AtomicBool::new(true),
                 in_flight: Arc::new(tokio::sync::Semaphore::new(max_concurrency)),
@@ -136,9 +154,12 @@ impl AppState {
         *self.inner.config_path.lock() = path;
     }
 
-    /// Reloads the config file. Unchanged models keep their state untouched; changed models are rebuilt
-    /// and get back what still fits of their windows, pending labels and reference; new models start
-    /// empty; removed models and their series go. An invalid config is refused and the old one stays.
+    /// Reloads the config file. Unchanged models keep their state untouched. A changed model whose layout
+    /// stays (`same_layout`: e.g. a new threshold or alert level) takes the new config in place, sharing
+    /// its state; any other changed model is rebuilt and gets back what still fits of its windows,
+    /// pending labels and reference, handed over under the old model's lock so no accepted write is
+    /// lost. New models start empty; removed models and their series go. An invalid config is refused and
+    /// the old one stays.
     pub fn reload(&self) -> Result<ReloadSummary, Error> {
         let _one_at_a_time = self.inner.reloading.lock();
         let path = self.inner.config_path.lock().clone();
@@ -159,6 +180,8 @@ impl AppState {
         let telemetry = &self.inner.telemetry;
         let mut summary = ReloadSummary::default();
         let mut models = Vec::with_capacity(config.models.len());
+        // Everything that can fail (a bad reference file) happens before any model is touched.
+        let mut hand_overs = Vec::new();
         for m in &config.models {
             let name = m.name.clone();
             match old.get(&m.name) {
@@ -166,14 +189,19 @@ impl AppState {
                     models.push(existing.clone());
                     summary.unchanged.push(name);
                 }
+                Some(existing) if same_layout(&existing.config, m) => {
+                    models.push(Arc::new(
+                        existing.reconfigured(Arc::new(m.clone()), telemetry),
+                    ));
+                    summary.changed.push(name);
+                }
                 Some(existing) => {
-                    let model = build_model(&config, m, telemetry, self.inner.clock)
-                        .map_err(|e| Error::InvalidConfig(e.to_string()))?;
-                    for note in model.import(&existing.export(), false) {
-                        tracing::warn!(model = %m.name, %note, "state not carried over the reload");
-                    }
-                    telemetry.remove_dropped_features(&existing.config, m);
-                    models.push(Arc::new(model));
+                    let model = Arc::new(
+                        build_model(&config, m, telemetry, self.inner.clock)
+                            .map_err(|e| Error::InvalidConfig(e.to_string()))?,
+                    );
+                    hand_overs.push((existing.clone(), model.clone()));
+                    models.push(model);
                     summary.changed.push(name);
                 }
                 None => {
@@ -185,15 +213,57 @@ impl AppState {
                 }
             }
         }
+        for (existing, model) in &hand_overs {
+            let started = std::time::Instant::now();
+            for note in existing.hand_over(model) {
+                tracing::warn!(model = %model.name(), %note, "state not carried over the reload");
+            }
+            tracing::info!(
+                model = %model.name(),
+                seconds = started.elapsed().as_secs_f64(),
+                "model rebuilt; its ingest waited for the hand-over"
+            );
+            telemetry.remove_dropped_features(&existing.config, &model.config);
+        }
         for m in old.iter() {
             if config.model(m.name()).is_none() {
+                m.retire();
                 telemetry.remove_model(&m.config);
                 summary.removed.push(m.name().to_string());
             }
         }
         self.inner.config.store(Arc::new(config));
         self.inner.models.store(Arc::new(Models::new(models)));
+        self.inner
+            .replaced
+            .lock()
+            .extend(hand_overs.iter().map(|(old, _)| Arc::downgrade(old)));
+        // The replaced models go with the last handle on them: normally these, else a request that
+        // was still using one, and then the next tick gives their memory back.
+        drop(hand_overs);
+        drop(old);
+        self.release_replaced();
         Ok(summary)
+    }
+
+    /// Gives the memory of replaced models back once every one of them is gone.
+    fn release_replaced(&self) {
+        let mut replaced = self.inner.replaced.lock();
+        if replaced.is_empty() || replaced.iter().any(|m| m.strong_count() > 0) {
+            return;
+        }
+        replaced.clear();
+        release_freed_memory();
+    }
+
+    /// `reload` for the async callers: reloads queue here without holding a blocking thread each, and
+    /// run one at a time on the blocking pool.
+    pub async fn reload_async(&self) -> Result<ReloadSummary, Error> {
+        let _queued = self.inner.reload_queue.lock().await;
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || state.reload())
+            .await
+            .map_err(|e| Error::Internal(format!("reload task failed: {e}")))?
     }
 
     /// The configuration as an `Arc`, to hold across a reload or an `.await`.
@@ -247,54 +317,132 @@ impl AppState {
     }
 
     fn parser<'m>(&self, model: &'m Model) -> Parser<'m> {
+        let config = self.inner.config.load();
+        let now_ns = self.inner.clock.now_ns();
+        let skew = config
+            .server
+            .max_clock_skew
+            .as_nanos()
+            .min(i64::MAX as u128) as i64;
         Parser {
             schema: &model.schema,
             interners: &model.interners,
-            limits: self.inner.config.load().server.limits,
-            now_ns: self.inner.clock.now_ns(),
+            limits: config.server.limits,
+            now_ns,
+            latest_ts_ns: now_ns.saturating_add(skew),
         }
     }
 
-    /// Parses and applies a body of prediction events.
+    /// Parses and applies a body of prediction events. If a reload retires the model while the batch is
+    /// applied, the events not yet applied are parsed again against its successor and applied there.
     pub fn ingest_predictions(
         &self,
         model: &str,
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<PredictionReport, Error> {
-        let model = self.model(model)?;
+        let name = model;
+        let mut model = self.model(name)?;
         let format = BodyFormat::from_content_type(content_type)?;
-        let batch = self
-            .parser(&model)
-            .predictions(body, format)
-            .inspect_err(|e| {
-                if let Error::InvalidEvent(ev) = e {
-                    model.telemetry.rejected(ev.code).inc();
+        let mut total = PredictionReport::default();
+        let mut from_index = 0;
+        loop {
+            let batch = self
+                .parser(&model)
+                .predictions(body, format)
+                .inspect_err(|e| {
+                    if let Error::InvalidEvent(ev) = e {
+                        model.telemetry.rejected(ev.code).inc();
+                    }
+                })?;
+            let single = batch.single;
+            let (report, moved) = match model.apply_predictions(&batch, from_index) {
+                Applied::Done(r) => (r, None),
+                Applied::Moved {
+                    partial,
+                    next_index,
+                    to,
+                } => (partial, Some((next_index, to))),
+            };
+            total.accepted += report.accepted;
+            total.rejected += report.rejected;
+            total.errors.extend(report.errors);
+            total.errors_truncated |= report.errors_truncated;
+            match moved {
+                None => {
+                    if single && let Some(e) = total.errors.first() {
+                        return Err(Error::InvalidEvent(e.clone()));
+                    }
+                    total.errors_truncated |=
+                        total.errors.len() > crate::model::MAX_REPORTED_ERRORS;
+                    total.errors.truncate(crate::model::MAX_REPORTED_ERRORS);
+                    return Ok(total);
                 }
-            })?;
-        let single = batch.single;
-        let report = model.ingest_predictions(batch);
-        if single && let Some(e) = report.errors.first() {
-            return Err(Error::InvalidEvent(e.clone()));
+                Some((next_index, to)) => {
+                    model = self.successor(name, to)?;
+                    from_index = next_index;
+                }
+            }
         }
-        Ok(report)
     }
 
-    /// Parses and applies a body of label events.
+    /// Parses and applies a body of label events, following a reload like `ingest_predictions`.
     pub fn ingest_labels(
         &self,
         model: &str,
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<LabelReport, Error> {
-        let model = self.model(model)?;
+        let name = model;
+        let mut model = self.model(name)?;
         let format = BodyFormat::from_content_type(content_type)?;
-        let batch = self.parser(&model).labels(body, format).inspect_err(|e| {
-            if let Error::InvalidEvent(ev) = e {
-                model.telemetry.rejected(ev.code).inc();
+        let mut total: Option<LabelReport> = None;
+        let mut from_index = 0;
+        loop {
+            let batch = self.parser(&model).labels(body, format).inspect_err(|e| {
+                if let Error::InvalidEvent(ev) = e {
+                    model.telemetry.rejected(ev.code).inc();
+                }
+            })?;
+            let (report, moved) = match model.apply_labels(&batch, from_index) {
+                Applied::Done(r) => (r, None),
+                Applied::Moved {
+                    partial,
+                    next_index,
+                    to,
+                } => (partial, Some((next_index, to))),
+            };
+            let merged = match total.take() {
+                None => report,
+                Some(mut t) => {
+                    t.accepted += report.accepted;
+                    t.rejected += report.rejected;
+                    t.matched += report.matched;
+                    t.unmatched += report.unmatched;
+                    t.unmatched_ids.extend(report.unmatched_ids);
+                    t.unmatched_ids.truncate(crate::model::MAX_REPORTED_ERRORS);
+                    t.errors.extend(report.errors);
+                    t.errors_truncated |= report.errors_truncated
+                        || t.errors.len() > crate::model::MAX_REPORTED_ERRORS;
+                    t.errors.truncate(crate::model::MAX_REPORTED_ERRORS);
+                    t
+                }
+            };
+            match moved {
+                None => return Ok(merged),
+                Some((next_index, to)) => {
+                    total = Some(merged);
+                    model = self.successor(name, to)?;
+                    from_index = next_index;
+                }
             }
-        })?;
-        Ok(model.ingest_labels(batch))
+        }
+    }
+
+    /// The model that took over from a retired one, or `unknown_model` if a reload removed it.
+    fn successor(&self, name: &str, to: Retired) -> Result<Arc<Model>, Error> {
+        to.successor()
+            .ok_or_else(|| Error::UnknownModel(name.chars().take(64).collect()))
     }
 
     /// Replaces a model's reference with an uploaded CSV or JSONL body, then re-evaluates drift against it.
@@ -304,28 +452,43 @@ impl AppState {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<ReferenceAnswer, Error> {
-        let model = self.model(model)?;
+        let name = model;
+        let mut model = self.model(name)?;
         let format = ReferenceFormat::from_content_type(content_type).ok_or_else(|| {
             Error::UnsupportedMediaType(
                 "a reference is sent as text/csv or application/x-ndjson (JSONL prediction events)"
                     .to_string(),
             )
         })?;
-        let reference = reference::parse(
-            body,
-            format,
-            &model.schema,
-            &model.interners,
-            model.config.drift.max_reference_rows,
-            ReferenceSource::Api,
-        )
-        .map_err(|e| Error::InvalidReference {
-            message: e.to_string(),
-        })?;
-        let answer = ReferenceAnswer::of(&reference);
-        model.set_reference(reference)?;
-        model.evaluate_drift();
-        Ok(answer)
+        loop {
+            if model.config.reference == Some(crate::config::ReferenceConfig::Moving) {
+                // Refused before parsing, so the upload interns nothing.
+                return Err(Error::Conflict(
+                    "this model compares against a moving reference, which cannot be replaced"
+                        .to_string(),
+                ));
+            }
+            let reference = reference::parse_limited(
+                body,
+                format,
+                &model.schema,
+                &model.interners,
+                model.config.drift.max_reference_rows,
+                self.inner.config.load().server.limits.max_string_bytes,
+                ReferenceSource::Api,
+            )
+            .map_err(|e| Error::InvalidReference {
+                message: e.to_string(),
+            })?;
+            let answer = ReferenceAnswer::of(&reference);
+            match model.try_set_reference(reference)? {
+                None => {
+                    model.evaluate_drift();
+                    return Ok(answer);
+                }
+                Some(to) => model = self.successor(name, to)?,
+            }
+        }
     }
 
     /// The status of one model.
@@ -381,5 +544,6 @@ impl AppState {
         for model in self.inner.models.load().iter() {
             model.tick();
         }
+        self.release_replaced();
     }
 }

@@ -147,6 +147,7 @@ fn exercise(config: &ModelConfig) {
         interners: &model.interners,
         limits: Limits::default(),
         now_ns: model.clock().now_ns(),
+        latest_ts_ns: i64::MAX,
     };
     let batch = parser
         .predictions(body.as_bytes(), BodyFormat::Ndjson)

@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         interners: &interners,
         limits,
         now_ns: fx::CLOCK_START_NS,
+        latest_ts_ns: i64::MAX,
     };
 
     // A whole-request error (malformed array, too many events, an invalid single event) is a fine

@@ -46,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
             interners: &model.interners,
             limits: Limits::default(),
             now_ns: model.clock().now_ns(),
+            latest_ts_ns: i64::MAX,
         };
         if i % 2 == 0 {
             let Ok(batch) = parser.predictions(body, prediction_format) else {

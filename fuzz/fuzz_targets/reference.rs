@@ -121,6 +121,7 @@ fuzz_target!(|data: &[u8]| {
         interners: &model.interners,
         limits: Limits::default(),
         now_ns: model.clock().now_ns(),
+        latest_ts_ns: i64::MAX,
     };
     let batch = parser
         .predictions(fx::sample_predictions(model_index), BodyFormat::Ndjson)

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// Requests in flight beyond this are shed with 503 and Retry-After (scrapes and health checks are
     /// never shed).
     pub max_concurrency: usize,
+    /// A prediction stamped further ahead of the server's clock is rejected (`timestamp_in_future`), so
+    /// a skewed client cannot fill a time window with samples that never leave it.
+    pub max_clock_skew: Duration,
     pub auth: AuthConfig,
     pub state: Option<StateConfig>,
     /// A connection must deliver a request's headers within this long of sending its first byte.
@@ -61,6 +64,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
             max_concurrency: defaults::MAX_CONCURRENCY,
+            max_clock_skew: Duration::from_secs(defaults::MAX_CLOCK_SKEW_SECS),
             auth: AuthConfig::default(),
             state: None,
             header_read_timeout: Duration::from_secs(defaults::HEADER_READ_TIMEOUT_SECS),
@@ -381,6 +385,9 @@ impl AlertsConfig {
 }
 
 /// Defaults that are also documented in `docs/configuration.md`.
+/// The largest `max_clock_skew`: a day ahead is already far beyond any clock error.
+const MAX_CLOCK_SKEW_LIMIT_SECS: u64 = 24 * 3600;
+
 pub mod defaults {
     pub const LISTEN: &str = "127.0.0.1:8090";
     pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -396,6 +403,7 @@ pub mod defaults {
     pub const MAX_REFERENCE_ROWS: usize = 1_000_000;
     pub const REQUEST_TIMEOUT_SECS: u64 = 30;
     pub const MAX_CONCURRENCY: usize = 512;
+    pub const MAX_CLOCK_SKEW_SECS: u64 = 5 * 60;
     pub const SNAPSHOT_INTERVAL_SECS: u64 = 30;
     pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
     pub const IDLE_TIMEOUT_SECS: u64 = 60;
@@ -590,6 +598,12 @@ fn read_server(t: &mut TableReader<'_, '_, '_>) -> ServerConfig {
     let max_concurrency = t
         .integer_in("max_concurrency", 1, 1_000_000)
         .map_or(d.max_concurrency, |v| v.value as usize);
+    let max_clock_skew = t
+        .duration_at_most(
+            "max_clock_skew",
+            Duration::from_secs(MAX_CLOCK_SKEW_LIMIT_SECS),
+        )
+        .map_or(d.max_clock_skew, |v| v.value);
     let auth = match t.table("auth") {
         Some(mut a) => {
             let ingest_tokens: Vec<String> = a
@@ -666,6 +680,7 @@ fn read_server(t: &mut TableReader<'_, '_, '_>) -> ServerConfig {
         limits,
         request_timeout,
         max_concurrency,
+        max_clock_skew,
         auth,
         state,
         header_read_timeout,

@@ -355,6 +355,24 @@ impl<'a, 'i, 's> TableReader<'a, 'i, 's> {
     }
 
     /// A duration written the humantime way: `"30s"`, `"24h"`, `"1h 30m"`.
+    /// A duration longer than zero and at most `max`.
+    pub fn duration_at_most(&mut self, key: &str, max: Duration) -> Option<Located<Duration>> {
+        let d = self.duration(key)?;
+        if d.value > max {
+            self.sink.push(
+                Some(&d.span),
+                d.key.clone(),
+                format!(
+                    "must be at most {}, found {}",
+                    humantime::format_duration(max),
+                    humantime::format_duration(d.value)
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
     pub fn duration(&mut self, key: &str) -> Option<Located<Duration>> {
         let s = self.string(key)?;
         match humantime::parse_duration(&s.value) {

@@ -168,8 +168,7 @@ impl Builder {
     }
 }
 
-/// Parses a reference file or body against a model's schema. Categorical values are interned into the
-/// model's interners, so reference and window category ids agree.
+/// `parse_limited` with the default `max_string_bytes`.
 pub fn parse(
     bytes: &[u8],
     format: ReferenceFormat,
@@ -178,12 +177,51 @@ pub fn parse(
     max_rows: usize,
     source: ReferenceSource,
 ) -> Result<FrozenReference, ReferenceError> {
-    let (features, labels) = match format {
-        ReferenceFormat::Csv => parse_csv(bytes, schema, interners, max_rows)?,
-        ReferenceFormat::Jsonl => parse_jsonl(bytes, schema, interners, max_rows)?,
+    let max_string_bytes = Limits::default().max_string_bytes;
+    parse_limited(
+        bytes,
+        format,
+        schema,
+        interners,
+        max_rows,
+        max_string_bytes,
+        source,
+    )
+}
+
+/// Parses a reference file or body against a model's schema. A cell longer than `max_string_bytes`
+/// rejects the whole reference, as it would reject an event. Categorical values are interned into a
+/// staging copy of the model's interners and brought into the model's only once the whole reference
+/// is valid, so a rejected reference leaves no trace; the reference's category ids are then mapped to
+/// the model's, so reference and window category ids agree.
+pub fn parse_limited(
+    bytes: &[u8],
+    format: ReferenceFormat,
+    schema: &Schema,
+    interners: &Interners,
+    max_rows: usize,
+    max_string_bytes: usize,
+    source: ReferenceSource,
+) -> Result<FrozenReference, ReferenceError> {
+    let staged = interners.staging();
+    let (mut features, labels) = match format {
+        ReferenceFormat::Csv => parse_csv(bytes, schema, &staged, max_rows, max_string_bytes)?,
+        ReferenceFormat::Jsonl => parse_jsonl(bytes, schema, &staged, max_rows, max_string_bytes)?,
     };
     if features.rows == 0 {
         return Err(fail(None, None, "the reference holds no rows"));
+    }
+    let ids = interners.commit(&staged);
+    for (column, ids) in features.categorical.iter_mut().zip(&ids) {
+        let mut counts = Vec::with_capacity(column.counts.len());
+        for (staged_id, &n) in column.counts.iter().enumerate() {
+            let id = ids[staged_id] as usize;
+            if id >= counts.len() {
+                counts.resize(id + 1, 0);
+            }
+            counts[id] += n;
+        }
+        column.counts = counts;
     }
     Ok(FrozenReference {
         source,
@@ -206,15 +244,18 @@ fn parse_jsonl(
     schema: &Schema,
     interners: &Interners,
     max_rows: usize,
+    max_string_bytes: usize,
 ) -> Result<(ColumnSet, ColumnSet), ReferenceError> {
     let parser = Parser {
         schema,
         interners,
         limits: Limits {
             max_events_per_request: max_rows,
+            max_string_bytes,
             ..Limits::default()
         },
         now_ns: 0,
+        latest_ts_ns: i64::MAX,
     };
     let batch = parser
         .predictions(bytes, BodyFormat::Ndjson)
@@ -312,6 +353,7 @@ fn parse_csv(
     schema: &Schema,
     interners: &Interners,
     max_rows: usize,
+    max_string_bytes: usize,
 ) -> Result<(ColumnSet, ColumnSet), ReferenceError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -361,6 +403,19 @@ fn parse_csv(
         }
         num.fill(f64::NAN);
         cat.fill(MISSING);
+        // Every cell counts, not only the ones read: a reference obeys the limits events obey.
+        if let Some((i, _)) = record
+            .iter()
+            .enumerate()
+            .find(|(_, cell)| cell.trim().len() > max_string_bytes)
+        {
+            let column = headers.get(i).unwrap_or("").trim();
+            return Err(fail(
+                Some(line),
+                Some(column),
+                format!("a cell is longer than max_string_bytes ({max_string_bytes} bytes)"),
+            ));
+        }
         for (f, &col) in feature_columns.iter().enumerate() {
             let cell = record.get(col).unwrap_or("");
             let Some(scalar) = csv_scalar(cell) else {
@@ -520,12 +575,13 @@ pub fn load_configured(
         path: shown(),
         source,
     })?;
-    parse(
+    parse_limited(
         &bytes,
         format,
         schema,
         interners,
         model.drift.max_reference_rows,
+        config.server.limits.max_string_bytes,
         ReferenceSource::File,
     )
     .map(Some)

@@ -558,7 +558,7 @@ async fn put_reference(
     security((), ("bearer" = []))
 )]
 async fn reload(State(state): State<AppState>) -> Result<Response, Error> {
-    let summary = run_blocking(move || state.reload()).await?;
+    let summary = state.reload_async().await?;
     tracing::info!(%summary, "config reloaded through /-/reload");
     Ok(Json(summary).into_response())
 }

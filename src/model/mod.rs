@@ -105,6 +105,95 @@ struct ModelState {
     windows: Vec<WindowState>,
     pending: LinkedHashMap<Box<str>, Pending>,
     reference: ReferenceState,
+    /// Set, under this lock, when a config reload handed this state over to a rebuilt model or removed
+    /// the model. A writer that finds it set applies nothing here and goes where it points instead, so
+    /// no write lands in a state that is being thrown away.
+    retired: Option<Retired>,
+}
+
+/// Where the writes of a retired model go.
+#[derive(Clone)]
+pub enum Retired {
+    /// A reload rebuilt the model; its state now lives in this one.
+    Replaced(Arc<Model>),
+    /// A reload removed the model.
+    Removed,
+}
+
+impl Retired {
+    /// The model that now takes the writes, if any.
+    pub fn successor(self) -> Option<Arc<Model>> {
+        match self {
+            Retired::Replaced(m) => Some(m),
+            Retired::Removed => None,
+        }
+    }
+}
+
+/// What applying (part of) a batch did. A batch whose model was retired part-way stops at an event
+/// boundary: the events before `next_index` are applied (and were handed over with the state), the rest
+/// are to be parsed again against the successor and applied there.
+pub enum Applied<R> {
+    Done(R),
+    Moved {
+        /// The counts of the events applied here (those with index below `next_index`).
+        partial: R,
+        next_index: usize,
+        to: Retired,
+    },
+}
+
+/// Most work one hold of a model lock does while applying a batch; then the lock is handed to any
+/// waiting thread and taken again, so a big batch never stalls small requests or the ticker.
+const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_micros(500);
+/// Events applied between two looks at the clock.
+const SLICE_CHECK_EVERY: usize = 16;
+
+/// Counter increments gathered while applying a batch under the model lock, and published before each
+/// release of it: the counters of what the windows and pending labels hold change under the lock, so a
+/// snapshot (taken under it) sees them agree with the rows.
+#[derive(Default)]
+struct Tally {
+    predictions: u64,
+    labels: u64,
+    unmatched: u64,
+    expired: u64,
+    errors: u64,
+}
+
+impl Tally {
+    fn publish(&mut self, t: &ModelTelemetry) {
+        t.predictions.inc_by(self.predictions);
+        t.labels.inc_by(self.labels);
+        t.unmatched.inc_by(self.unmatched);
+        t.expired.inc_by(self.expired);
+        t.errors.inc_by(self.errors);
+        *self = Tally::default();
+    }
+}
+
+/// Whether a model under config `b` can keep the state of a model under config `a` as it is: same task,
+/// classes, features (names and types), windows, category cap and reference settings. Everything else
+/// (the decision threshold, label TTL and pending cap, drift and alert settings, per-feature tests) is
+/// read from the config when it is used, so such a change is applied without a rebuild.
+pub fn same_layout(a: &ModelConfig, b: &ModelConfig) -> bool {
+    let file_reference = matches!(a.reference, Some(ReferenceConfig::Path(_)));
+    a.name == b.name
+        && a.task == b.task
+        && a.classes == b.classes
+        && a.max_categories == b.max_categories
+        && a.windows == b.windows
+        && a.reference == b.reference
+        // A file reference is read with the threshold (scores without a prediction) and row cap.
+        && (!file_reference
+            || (a.drift.max_reference_rows == b.drift.max_reference_rows
+                && a.threshold == b.threshold))
+        && a.features.len() == b.features.len()
+        && a
+            .features
+            .iter()
+            .zip(&b.features)
+            .all(|(x, y)| x.name == y.name && x.kind == y.kind)
 }
 
 /// What `modelwatch_reference_info` and `modelwatch_reference_samples` show.
@@ -123,11 +212,12 @@ pub struct ReferenceInfo {
 pub struct Model {
     pub config: Arc<ModelConfig>,
     pub schema: Schema,
-    pub interners: Interners,
+    /// Shared with a model reconfigured in place (same layout), like `state` and `drift`.
+    pub interners: Arc<Interners>,
     pub telemetry: ModelTelemetry,
     clock: Clock,
-    state: Mutex<ModelState>,
-    drift: arc_swap::ArcSwapOption<DriftReport>,
+    state: Arc<Mutex<ModelState>>,
+    drift: Arc<arc_swap::ArcSwapOption<DriftReport>>,
 }
 
 /// Answer to a batch of predictions.
@@ -277,14 +367,18 @@ impl Model {
             Some(ReferenceConfig::Path(_)) | None => ReferenceState::None,
         };
         Model {
-            interners: Interners::new(schema.categorical_features, config.max_categories),
+            interners: Arc::new(Interners::new(
+                schema.categorical_features,
+                config.max_categories,
+            )),
             telemetry: telemetry.model(&config),
-            state: Mutex::new(ModelState {
+            state: Arc::new(Mutex::new(ModelState {
                 windows,
                 pending: LinkedHashMap::new(),
                 reference,
-            }),
-            drift: arc_swap::ArcSwapOption::empty(),
+                retired: None,
+            })),
+            drift: Arc::new(arc_swap::ArcSwapOption::empty()),
             schema,
             clock,
             config,
@@ -294,7 +388,19 @@ impl Model {
     /// Replaces the reference with a frozen one (from a file or `PUT .../reference`). A model configured
     /// with a moving reference keeps it: replacing it would silently change what the model means by drift.
     pub fn set_reference(&self, reference: FrozenReference) -> Result<(), crate::error::Error> {
+        self.try_set_reference(reference).map(|_| ())
+    }
+
+    /// Like `set_reference`, but a retired model takes nothing and says where the reference should go
+    /// (parsed again against that model's schema).
+    pub fn try_set_reference(
+        &self,
+        reference: FrozenReference,
+    ) -> Result<Option<Retired>, crate::error::Error> {
         let mut state = self.state.lock();
+        if let Some(to) = &state.retired {
+            return Ok(Some(to.clone()));
+        }
         if matches!(state.reference, ReferenceState::Moving) {
             return Err(crate::error::Error::Conflict(
                 "this model compares against a moving reference, which cannot be replaced"
@@ -302,7 +408,50 @@ impl Model {
             ));
         }
         state.reference = ReferenceState::Frozen(Arc::new(reference));
-        Ok(())
+        Ok(None)
+    }
+
+    /// The same model under a new config that keeps its layout (see `same_layout`): the windows, pending
+    /// labels, reference, interners and drift report are shared, not copied, so the change costs nothing
+    /// and no write can miss it. Requests that still hold this model keep writing into the same state.
+    pub fn reconfigured(&self, config: Arc<ModelConfig>, telemetry: &Telemetry) -> Model {
+        let model = Model {
+            schema: Schema::new(&config),
+            interners: self.interners.clone(),
+            telemetry: telemetry.model(&config),
+            clock: self.clock,
+            state: self.state.clone(),
+            drift: self.drift.clone(),
+            config,
+        };
+        let mut state = model.state.lock();
+        let mut trimmed = 0;
+        while state.pending.len() > model.config.max_pending {
+            state.pending.pop_front();
+            trimmed += 1;
+        }
+        drop(state);
+        model.telemetry.expired.inc_by(trimmed);
+        model
+    }
+
+    /// Hands this model's state over to its rebuilt successor and retires it, all under this model's
+    /// lock: every write applied here before is in the copy, and every write after finds the model
+    /// retired and goes to the successor. The successor is not yet visible to anyone else, so taking its
+    /// lock inside this one cannot deadlock. An uploaded reference is carried only if the reference
+    /// settings did not change. Returns a note for each part that did not fit.
+    pub fn hand_over(&self, successor: &Arc<Model>) -> Vec<String> {
+        let mut state = self.state.lock();
+        let data = self.export_locked(&state);
+        // `import` keeps an uploaded reference only while `[model.reference]` is unchanged.
+        let notes = successor.import(&data, false);
+        state.retired = Some(Retired::Replaced(successor.clone()));
+        notes
+    }
+
+    /// Retires a model a reload removed: later writes to it are refused as to an unknown model.
+    pub fn retire(&self) {
+        self.state.lock().retired = Some(Retired::Removed);
     }
 
     pub fn reference_info(&self) -> Option<ReferenceInfo> {
@@ -366,25 +515,60 @@ impl Model {
         expired
     }
 
-    /// Applies a parsed batch of predictions.
+    /// Applies a parsed batch of predictions to this model. For a model that no reload can retire
+    /// (benchmarks, tools); the service goes through `apply_predictions`, which says where to go on.
     pub fn ingest_predictions(&self, batch: PredictionBatch) -> PredictionReport {
+        match self.apply_predictions(&batch, 0) {
+            Applied::Done(r) | Applied::Moved { partial: r, .. } => r,
+        }
+    }
+
+    /// Applies the events of a parsed batch whose index is `from_index` or more, in slices of at most
+    /// `SLICE_BUDGET` of work per hold of the lock. If a reload retires the model before or between
+    /// slices, stops there and says where the rest goes.
+    pub fn apply_predictions(
+        &self,
+        batch: &PredictionBatch,
+        from_index: usize,
+    ) -> Applied<PredictionReport> {
         let now = self.clock.now_ns();
         let mono = self.clock.monotonic_ns();
         let layout = self.schema.layout;
-        let mut errors = batch.errors.clone();
+        let mut duplicates = Vec::new();
         let mut accepted = Vec::with_capacity(batch.events.len());
-        let (mut expired, mut inline_labels, mut model_errors) = (0u64, 0u64, 0u64);
+        let mut tally = Tally::default();
+        let first = batch.events.partition_point(|e| e.index < from_index);
+        let mut next = first;
+        let mut moved = None;
         {
             let mut state = self.state.lock();
-            expired += self.expire_pending(&mut state, mono);
-            for (i, event) in batch.events.iter().enumerate() {
+            tally.expired += self.expire_pending(&mut state, mono);
+            let mut slice_start = std::time::Instant::now();
+            while next < batch.events.len() {
+                if (next - first) % SLICE_CHECK_EVERY == 0
+                    && next > first
+                    && slice_start.elapsed() >= SLICE_BUDGET
+                {
+                    // Counted with the rows, under the lock, so a snapshot sees both or neither.
+                    tally.publish(&self.telemetry);
+                    // Fair unlock and relock: a waiting request or the ticker goes first.
+                    parking_lot::MutexGuard::bump(&mut state);
+                    slice_start = std::time::Instant::now();
+                }
+                if let Some(to) = &state.retired {
+                    moved = Some(to.clone());
+                    break;
+                }
+                let i = next;
+                next += 1;
+                let event = &batch.events[i];
                 let waits_for_label =
                     event.label.is_none() && event.predicted != Predicted::Nothing;
                 if waits_for_label
                     && let Some(id) = &event.id
                     && state.pending.contains_key(id)
                 {
-                    errors.push(EventError {
+                    duplicates.push(EventError {
                         index: event.index,
                         code: EventCode::DuplicateId,
                         message: "this id is already waiting for its label".to_string(),
@@ -392,7 +576,8 @@ impl Model {
                     continue;
                 }
                 accepted.push(i);
-                model_errors += u64::from(event.error);
+                tally.predictions += 1;
+                tally.errors += u64::from(event.error);
                 let (num, cat) = batch.row(i, layout.numeric, layout.categorical);
                 for w in state.windows.iter_mut() {
                     w.predictions.push(event.ts, num, cat, now);
@@ -403,11 +588,11 @@ impl Model {
                 if let Some(label) = event.label {
                     if let Some(o) = outcome(&event.predicted, label) {
                         state.push_label_everywhere(event.ts, &o, label, now);
-                        inline_labels += 1;
+                        tally.labels += 1;
                     }
                 } else if let (true, Some(id)) = (waits_for_label, &event.id) {
                     if self.config.max_pending == 0 {
-                        expired += 1;
+                        tally.expired += 1;
                         continue;
                     }
                     state.pending.insert(
@@ -420,18 +605,24 @@ impl Model {
                     );
                     if state.pending.len() > self.config.max_pending {
                         state.pending.pop_front();
-                        expired += 1;
+                        tally.expired += 1;
                     }
                 }
             }
-            // The counters of what the windows and pending labels hold change under the lock, so that a
-            // snapshot (taken under it) sees them agree.
-            let t = &self.telemetry;
-            t.predictions.inc_by(accepted.len() as u64);
-            t.labels.inc_by(inline_labels);
-            t.expired.inc_by(expired);
-            t.errors.inc_by(model_errors);
+            tally.publish(&self.telemetry);
         }
+        // The events this call covered: indices in [from_index, next_index).
+        let next_index = match moved {
+            Some(_) => batch.events.get(next).map_or(usize::MAX, |e| e.index),
+            None => usize::MAX,
+        };
+        let mut errors: Vec<EventError> = batch
+            .errors
+            .iter()
+            .filter(|e| (from_index..next_index).contains(&e.index))
+            .cloned()
+            .collect();
+        errors.extend(duplicates);
         // The rest describe the input, not the windows: updated after the lock is released.
         let t = &self.telemetry;
         for &i in &accepted {
@@ -450,24 +641,59 @@ impl Model {
         let rejected = errors.len();
         let errors_truncated = errors.len() > MAX_REPORTED_ERRORS;
         errors.truncate(MAX_REPORTED_ERRORS);
-        PredictionReport {
+        let report = PredictionReport {
             accepted: accepted.len(),
             rejected,
             errors,
             errors_truncated,
+        };
+        match moved {
+            None => Applied::Done(report),
+            Some(to) => Applied::Moved {
+                partial: report,
+                next_index,
+                to,
+            },
         }
     }
 
-    /// Applies a parsed batch of labels, joining each to its pending prediction.
+    /// Applies a parsed batch of labels to this model (see `ingest_predictions`).
     pub fn ingest_labels(&self, batch: LabelBatch) -> LabelReport {
+        match self.apply_labels(&batch, 0) {
+            Applied::Done(r) | Applied::Moved { partial: r, .. } => r,
+        }
+    }
+
+    /// Applies the labels of a parsed batch whose index is `from_index` or more, joining each to its
+    /// pending prediction, in slices like `apply_predictions`.
+    pub fn apply_labels(&self, batch: &LabelBatch, from_index: usize) -> Applied<LabelReport> {
         let now = self.clock.now_ns();
         let mono = self.clock.monotonic_ns();
         let mut unmatched_ids = Vec::new();
         let mut matched = 0usize;
+        let mut tally = Tally::default();
+        let first = batch.events.partition_point(|e| e.index < from_index);
+        let mut next = first;
+        let mut moved = None;
         {
             let mut state = self.state.lock();
-            let expired = self.expire_pending(&mut state, mono);
-            for event in &batch.events {
+            tally.expired += self.expire_pending(&mut state, mono);
+            let mut slice_start = std::time::Instant::now();
+            while next < batch.events.len() {
+                if (next - first) % SLICE_CHECK_EVERY == 0
+                    && next > first
+                    && slice_start.elapsed() >= SLICE_BUDGET
+                {
+                    tally.publish(&self.telemetry);
+                    parking_lot::MutexGuard::bump(&mut state);
+                    slice_start = std::time::Instant::now();
+                }
+                if let Some(to) = &state.retired {
+                    moved = Some(to.clone());
+                    break;
+                }
+                let event = &batch.events[next];
+                next += 1;
                 let joined = state
                     .pending
                     .remove(&event.id)
@@ -476,37 +702,55 @@ impl Model {
                     Some((ts, o)) => {
                         state.push_label_everywhere(ts, &o, event.label, now);
                         matched += 1;
+                        tally.labels += 1;
                     }
-                    None => unmatched_ids.push(Unmatched {
-                        index: event.index,
-                        id: event.id.to_string(),
-                    }),
+                    None => {
+                        tally.unmatched += 1;
+                        unmatched_ids.push(Unmatched {
+                            index: event.index,
+                            id: event.id.to_string(),
+                        })
+                    }
                 }
             }
-            // Under the lock, like in `ingest_predictions`.
-            let t = &self.telemetry;
-            t.labels.inc_by(matched as u64);
-            t.unmatched.inc_by(unmatched_ids.len() as u64);
-            t.expired.inc_by(expired);
+            tally.publish(&self.telemetry);
         }
+        let next_index = match moved {
+            Some(_) => batch.events.get(next).map_or(usize::MAX, |e| e.index),
+            None => usize::MAX,
+        };
+        let in_range = |index: usize| (from_index..next_index).contains(&index);
         let t = &self.telemetry;
-        for e in &batch.errors {
+        let mut errors: Vec<EventError> = batch
+            .errors
+            .iter()
+            .filter(|e| in_range(e.index))
+            .cloned()
+            .collect();
+        for e in &errors {
             t.rejected(e.code).inc();
         }
-        let mut errors = batch.errors;
         let unmatched = unmatched_ids.len();
         unmatched_ids.truncate(MAX_REPORTED_ERRORS);
         let errors_truncated = errors.len() > MAX_REPORTED_ERRORS;
         let rejected = errors.len();
         errors.truncate(MAX_REPORTED_ERRORS);
-        LabelReport {
-            accepted: batch.events.len(),
+        let report = LabelReport {
+            accepted: next - first,
             rejected,
             matched,
             unmatched,
             unmatched_ids,
             errors,
             errors_truncated,
+        };
+        match moved {
+            None => Applied::Done(report),
+            Some(to) => Applied::Moved {
+                partial: report,
+                next_index,
+                to,
+            },
         }
     }
 

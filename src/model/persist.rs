@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::{Model, Pending, ReferenceState, Warmup};
+use super::{Model, ModelState, Pending, ReferenceState, Warmup};
 use crate::config::ReferenceConfig;
 use crate::drift::reference::{FrozenReference, ReferenceSource};
 use crate::error::EventCode;
@@ -28,6 +28,14 @@ struct WindowCut {
     labels: Rows,
     previous_predictions: Option<Rows>,
     previous_labels: Option<Rows>,
+}
+
+/// What `export` copies under the lock.
+struct Cut {
+    windows: Vec<WindowCut>,
+    pending: Vec<snapshot::Pending>,
+    reference: ReferenceCut,
+    counters: snapshot::Counters,
 }
 
 enum ReferenceCut {
@@ -88,11 +96,21 @@ impl Model {
     /// Copies the model's state in one cut (see the module docs). The lock is held for the memory copy of
     /// the windows; the conversion runs after it is released.
     pub fn export(&self) -> snapshot::Model {
+        let cut = self.cut(&self.state.lock());
+        self.convert(cut)
+    }
+
+    /// Copies the model's state from under its lock, which the caller holds (a reload's hand-over).
+    pub(super) fn export_locked(&self, state: &ModelState) -> snapshot::Model {
+        self.convert(self.cut(state))
+    }
+
+    /// The memory copy of everything a snapshot holds, taken under the model lock.
+    fn cut(&self, state: &ModelState) -> Cut {
         let now_wall = self.clock.now_ns();
         let now_mono = self.clock.monotonic_ns();
         let t = &self.telemetry;
-        let (windows, pending, reference, counters) = {
-            let state = self.state.lock();
+        {
             let windows: Vec<WindowCut> = state
                 .windows
                 .iter()
@@ -137,8 +155,24 @@ impl Model {
                 errors: t.errors.get(),
                 ..Default::default()
             };
-            (windows, pending, reference, counters)
-        };
+            Cut {
+                windows,
+                pending,
+                reference,
+                counters,
+            }
+        }
+    }
+
+    /// The transfer types of a cut, built after the lock is released.
+    fn convert(&self, cut: Cut) -> snapshot::Model {
+        let t = &self.telemetry;
+        let Cut {
+            windows,
+            pending,
+            reference,
+            counters,
+        } = cut;
         // Rejections and schema violations describe input, not window contents: read after the cut.
         let counters = snapshot::Counters {
             rejected: EventCode::ALL

@@ -34,3 +34,4 @@ bash tests/prometheus/validate.sh
 cargo build --bin modelwatch
 python3 tests/e2e/run.py
 python3 tests/e2e/slow_clients.py
+python3 tests/e2e/reload_storm.py
