@@ -145,7 +145,8 @@ impl Model {
 
     /// Copies one column of window `w` (and of its previous stage for a moving reference).
     fn copy_column<'a>(&self, w: usize, source: Source, moving: bool) -> ColumnData<'a> {
-        // Copies are taken under the lock; gathered numeric columns are sorted after it is released.
+        // Copies are taken under the lock (one memory copy per column); numeric copies are sorted after
+        // it is released.
         enum Copied {
             Numeric(NumericCopy, Option<NumericCopy>),
             Categorical(CategoricalData, Option<CategoricalData>),
@@ -156,21 +157,15 @@ impl Model {
             let ModelState { windows, .. } = &mut *state;
             let window = &mut windows[w];
             window.expire(now);
-            let (cw, index): (&mut ColumnWindow, usize) = match source {
-                Source::Numeric(i) | Source::Categorical(i) => (&mut window.predictions, i),
-                Source::Label => (&mut window.labels, 0),
+            let (cw, index): (&ColumnWindow, usize) = match source {
+                Source::Numeric(i) | Source::Categorical(i) => (&window.predictions, i),
+                Source::Label => (&window.labels, 0),
             };
             let numeric = match source {
                 Source::Numeric(_) => true,
                 Source::Categorical(_) => false,
                 Source::Label => cw.layout().numeric == 1,
             };
-            if numeric {
-                // A sorted column's pending updates are merged first (on this worker, under the lock
-                // for this column only), so that the copy below is one contiguous memory copy.
-                cw.merge_pending(index);
-            }
-            let cw = &*cw;
             let previous = if moving { cw.previous() } else { None };
             if numeric {
                 Copied::Numeric(
