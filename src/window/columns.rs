@@ -204,8 +204,16 @@ impl ColumnWindow {
 
     /// A copy of numeric column `i`: one memory copy, whatever the values.
     pub fn numeric_copy(&self, i: usize) -> NumericCopy {
+        self.numeric_copy_into(i, Vec::new())
+    }
+
+    /// A copy of numeric column `i` into `buffer` (its contents are replaced). A buffer whose pages the
+    /// caller has touched before taking the model lock keeps page faults out of the lock.
+    pub fn numeric_copy_into(&self, i: usize, mut buffer: Vec<f64>) -> NumericCopy {
+        buffer.clear();
+        buffer.extend_from_slice(&self.num[i]);
         NumericCopy {
-            values: self.num[i].clone(),
+            values: buffer,
             free: self.free_slots() as u64,
         }
     }
