@@ -1,7 +1,7 @@
 //! A model's state as plain data, for snapshots and for carrying state across a config reload.
 //!
 //! The snapshot is semantic, not structural: windows are stored as their rows in eviction order and
-//! rebuilt by pushing them again, so the derived structures (sorted columns, counts, the ROC AUC
+//! rebuilt by pushing them again, so the derived structures (category counts, the ROC AUC
 //! statistic) are rebuilt exactly and the format does not depend on their layout. A model whose schema
 //! changed keeps what still fits: windows are matched by name and skipped if their rows no longer fit.
 
