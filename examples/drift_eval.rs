@@ -8,17 +8,16 @@
 //!   into `NumericData` and handed to `drift::evaluate::compare`, which computes the KS test (scipy's
 //!   semantics, p-value included), the Wasserstein and normed Wasserstein distances, PSI,
 //!   Jensen–Shannon and the data-quality figures. Timed twice: with the sort of both sides included
-//!   (scipy's `ks_2samp` is handed unsorted arrays and sorts them itself), and without it (a window keeps
-//!   its columns sorted as events arrive, so an evaluation never sorts).
+//!   (scipy's `ks_2samp` is handed unsorted arrays and sorts them itself), and without it.
 //! - **full**: `Model::evaluate_drift` of a regression model with these features and a count window as
 //!   long as the current sample, after the reference went through the CSV reference parser and the
 //!   current sample through the NDJSON prediction parser and ingest. That is the whole evaluation the
-//!   sidecar runs: copying each column out of the window under the lock, comparing it with the frozen
-//!   reference, the prediction column too, and the window-level decision. On windows this large it
-//!   judges columns on up to `min(available cores, 4)` threads; the output says how many.
+//!   sidecar runs: copying each column out of the window under the lock, sorting the copy after the
+//!   lock is released, comparing it with the frozen (sorted once) reference, the prediction column too,
+//!   and the window-level decision. On windows this large it judges columns on up to
+//!   `min(available cores, 4)` threads; the output says how many.
 //! - **full after updates**: the same, each run preceded (untimed) by the ingest of 2048 more events,
-//!   so that every window column has the most pending updates it can hold (4096) and the evaluation
-//!   pays for merging them, as it does in service.
+//!   as in service, where events keep arriving between evaluations.
 //!
 //! Every timing is the median of `--runs` runs after one untimed warm-up run. The result is one JSON
 //! line on stdout, with the KS statistics and p-values of both paths so the caller can hold them to
@@ -308,9 +307,7 @@ fn main() {
 
     let (model, reference_secs, ingest_secs) = full_model(&reference, &current);
     let full = time_runs(runs, || (), |()| model.evaluate_drift());
-    // In service, events keep arriving between evaluations, and a window column merges the values that
-    // came and went since the last merge when an evaluation copies it. The most it can have pending is
-    // 4096 updates (2048 events on a full count window), so each run here is preceded, untimed, by the
+    // In service, events keep arriving between evaluations: each run here is preceded, untimed, by the
     // ingest of 2048 more rows of the current sample.
     let mut next_row = 0;
     let full_after_updates = time_runs(

@@ -1,5 +1,5 @@
 //! Memory per retained numeric value: fills a count window of 500,000 events with 20 numeric features
-//! (10 million values in the window, each kept in its row and in its column's sorted list) and reports
+//! (10 million values in the window, each kept once, in its column's ring) and reports
 //! the growth of the resident set size per value.
 //! `cargo run --release --example memory [events] [features]`
 

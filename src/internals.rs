@@ -41,7 +41,7 @@ pub mod drift {
 
 /// The windows, whole: data structures of the statistics core, checked against references.
 pub mod window {
-    pub use crate::window::{columns, lazy, metric, queue, sorted};
+    pub use crate::window::{columns, metric, queue, sorted};
 }
 
 /// The statistics core, whole: pure functions checked against scipy and scikit-learn.

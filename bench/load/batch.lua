@@ -2,6 +2,8 @@
 -- Ids are left out so every event is labelled inline and no pending map grows during long runs.
 
 local batch_size = tonumber(os.getenv("BATCH") or "1000")
+-- NUMERIC (default 16) of the 20 features are numbers, the rest categories.
+local numeric = tonumber(os.getenv("NUMERIC") or "16")
 local body = nil
 
 function init(args)
@@ -10,10 +12,10 @@ function init(args)
   local lines = {}
   for k = 1, batch_size do
     local parts = {}
-    for i = 0, 15 do
+    for i = 0, numeric - 1 do
       parts[#parts + 1] = string.format('"n%d":%d.%03d', i, (k * 7 + i) % 1000, (k * 13 + i * 7) % 1000)
     end
-    for i = 0, 3 do
+    for i = 0, 19 - numeric do
       parts[#parts + 1] = string.format('"c%d":"v%d"', i, (k + i) % 50)
     end
     lines[#lines + 1] = string.format('{"features":{%s},"score":0.%03d,"latency_ms":4.2,"label":%d}',

@@ -3,6 +3,9 @@
 -- RATE (requests per second for the whole run, across connections) and CONNECTIONS are optional
 -- environment variables; with RATE set, each connection waits between requests to approach that rate.
 -- PAUSE_MS, if set, is the wait itself, in whole milliseconds.
+-- NUMERIC (default 16) of the 20 features are numbers, the rest categories.
+
+local numeric = tonumber(os.getenv("NUMERIC") or "16")
 
 local counter = 0
 local thread_id = 0
@@ -36,10 +39,10 @@ end
 
 local function feature_list(k)
   local parts = {}
-  for i = 0, 15 do
+  for i = 0, numeric - 1 do
     parts[#parts + 1] = string.format('"n%d":%d.%03d', i, (k * 7 + i) % 1000, (k * 13 + i * 7) % 1000)
   end
-  for i = 0, 3 do
+  for i = 0, 19 - numeric do
     parts[#parts + 1] = string.format('"c%d":"v%d"', i, (k + i) % 50)
   end
   return table.concat(parts, ",")

@@ -143,9 +143,28 @@ impl Model {
         }
     }
 
-    /// Copies one column of window `w` (and of its previous stage for a moving reference).
-    fn copy_column<'a>(&self, w: usize, source: Source, moving: bool) -> ColumnData<'a> {
-        // Copies are taken under the lock; gathered numeric columns are sorted after it is released.
+    /// Copies one column of window `w` (and of its previous stage for a moving reference). `rows` is
+    /// about the number of rows the window holds.
+    fn copy_column<'a>(
+        &self,
+        w: usize,
+        source: Source,
+        moving: bool,
+        rows: usize,
+    ) -> ColumnData<'a> {
+        // Copies are taken under the lock (one memory copy per column); numeric copies are sorted after
+        // it is released. Their buffers are allocated and touched before, so that the lock is not held
+        // through the page faults of a fresh allocation (2,000 of them for a million rows).
+        let numeric_source = !matches!(source, Source::Categorical(_));
+        let buffer = |wanted: bool| {
+            let mut v = Vec::new();
+            if wanted && numeric_source {
+                v.resize(rows, 0.0f64);
+                std::hint::black_box(&mut v);
+            }
+            v
+        };
+        let (mut current_buffer, mut previous_buffer) = (buffer(true), buffer(moving));
         enum Copied {
             Numeric(NumericCopy, Option<NumericCopy>),
             Categorical(CategoricalData, Option<CategoricalData>),
@@ -156,26 +175,21 @@ impl Model {
             let ModelState { windows, .. } = &mut *state;
             let window = &mut windows[w];
             window.expire(now);
-            let (cw, index): (&mut ColumnWindow, usize) = match source {
-                Source::Numeric(i) | Source::Categorical(i) => (&mut window.predictions, i),
-                Source::Label => (&mut window.labels, 0),
+            let (cw, index): (&ColumnWindow, usize) = match source {
+                Source::Numeric(i) | Source::Categorical(i) => (&window.predictions, i),
+                Source::Label => (&window.labels, 0),
             };
             let numeric = match source {
                 Source::Numeric(_) => true,
                 Source::Categorical(_) => false,
                 Source::Label => cw.layout().numeric == 1,
             };
-            if numeric {
-                // A sorted column's pending updates are merged first (on this worker, under the lock
-                // for this column only), so that the copy below is one contiguous memory copy.
-                cw.merge_pending(index);
-            }
-            let cw = &*cw;
             let previous = if moving { cw.previous() } else { None };
             if numeric {
                 Copied::Numeric(
-                    cw.numeric_copy(index),
-                    previous.map(|p| p.numeric_copy(index)),
+                    cw.numeric_copy_into(index, std::mem::take(&mut current_buffer)),
+                    previous
+                        .map(|p| p.numeric_copy_into(index, std::mem::take(&mut previous_buffer))),
                 )
             } else {
                 Copied::Categorical(
@@ -216,10 +230,11 @@ impl Model {
         let moving = parts.as_ref().is_some_and(|p| p.moving);
         let min_samples = self.config.drift.min_samples;
         let mut windows = Vec::with_capacity(self.config.windows.len());
-        let workers = evaluation_workers(self.window_size_hint());
+        let rows = self.window_size_hint();
+        let workers = evaluation_workers(rows);
         for (w, wc) in self.config.windows.iter().enumerate() {
             let judge = |(spec, source): &(ColumnSpec, Source)| {
-                let mut data = self.copy_column(w, *source, moving);
+                let mut data = self.copy_column(w, *source, moving, rows);
                 if !moving {
                     // Borrow the frozen reference column, if the reference is complete.
                     let set = match source {

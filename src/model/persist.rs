@@ -5,8 +5,8 @@
 //! hold are copied under one acquisition of the model lock, so that a restored model's counters agree
 //! with its windows. Everything is converted to transfer types after the lock is released.
 //!
-//! Import is semantic: window rows are pushed again in eviction order, so the derived structures (sorted
-//! columns, counts, the ROC AUC statistic) are rebuilt exactly. A model whose schema changed keeps what
+//! Import is semantic: window rows are pushed again in eviction order, so the derived structures (category
+//! counts, the ROC AUC statistic) are rebuilt exactly. A model whose schema changed keeps what
 //! still fits; every part that is not restored comes back as a note saying why.
 
 use std::sync::Arc;

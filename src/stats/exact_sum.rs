@@ -1,12 +1,12 @@
 //! An exact running sum of floats that values can be added to and taken out of.
 //!
-//! A window adds every value that arrives and takes out every value that leaves. A float running sum
-//! would drift with every update (adding x and later subtracting x does not give back the sum before),
-//! so windows used to sum their values afresh at each evaluation: a full pass over every column. This
-//! accumulator keeps the sum exactly, as an integer in units of the smallest subnormal, 2⁻¹⁰⁷⁴, spread
-//! over 32-bit limbs. An update costs a few integer operations and reading the sum costs a pass over 67
-//! limbs, whatever the number of values. The sum read is the exact sum rounded to a float (within one
-//! rounding), independent of the order of the updates.
+//! A metric window adds the log-loss term of every sample that arrives and takes out the term of every
+//! sample that leaves, so that a scrape reads the log loss without a pass over the window. A float
+//! running sum would drift with every update (adding x and later subtracting x does not give back the
+//! sum before). This accumulator keeps the sum exactly, as an integer in units of the smallest
+//! subnormal, 2⁻¹⁰⁷⁴, spread over 32-bit limbs. An update costs a few integer operations and reading
+//! the sum costs a pass over 67 limbs, whatever the number of values. The sum read is the exact sum
+//! rounded to a float (within one rounding), independent of the order of the updates.
 
 /// Limbs of 32 bits. A finite double is a 53-bit integer times 2^e with e + 1074 in [0, 2045], so it
 /// touches limbs up to 64; two more absorb the carries of up to 2⁶³ values of the largest magnitude.

@@ -112,13 +112,39 @@ pub fn binary_log_loss(pos_scores: &[f64], neg_scores: &[f64]) -> f64 {
     }
     let total = numpy_pairwise_sum(n, |i| {
         if i < pos_scores.len() {
-            -clip(pos_scores[i]).ln()
+            binary_log_loss_term(pos_scores[i], true)
         } else {
-            // The negative column is 1 − p, formed before clipping, as scikit-learn forms it.
-            -clip(1.0 - neg_scores[i - pos_scores.len()]).ln()
+            binary_log_loss_term(neg_scores[i - pos_scores.len()], false)
         }
     });
     total / n as f64
+}
+
+/// One sample's term of the binary log loss: −ln of the probability given to the true class, clipped
+/// as `log_loss` clips it. A window keeps the exact sum of these terms, so that the loss costs O(1) to
+/// read whatever the window's length.
+#[inline]
+pub fn binary_log_loss_term(score: f64, actual_positive: bool) -> f64 {
+    if actual_positive {
+        -clip(score).ln()
+    } else {
+        // The negative column is 1 − p, formed before clipping, as scikit-learn forms it.
+        -clip(1.0 - score).ln()
+    }
+}
+
+/// One sample's term of the multiclass log loss: −ln of the (clipped) probability of its true class.
+#[inline]
+pub fn multiclass_log_loss_term(p_actual: f64) -> f64 {
+    -clip(p_actual).ln()
+}
+
+/// The mean of `scored` log-loss terms whose sum is `total`; NaN when there are none.
+pub fn log_loss_from_sum(total: f64, scored: u64) -> f64 {
+    if scored == 0 {
+        return f64::NAN;
+    }
+    total / scored as f64
 }
 
 /// Multiclass `log_loss(y_true, probs, labels=classes)`. `probs` is row-major n×k in the order of the
@@ -129,7 +155,7 @@ pub fn multiclass_log_loss(probs: &[f64], labels: &[usize], k: usize) -> f64 {
         return f64::NAN;
     }
     debug_assert_eq!(probs.len(), n * k);
-    let total = numpy_pairwise_sum(n, |i| -clip(probs[i * k + labels[i]]).ln());
+    let total = numpy_pairwise_sum(n, |i| multiclass_log_loss_term(probs[i * k + labels[i]]));
     total / n as f64
 }
 

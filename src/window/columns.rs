@@ -1,37 +1,28 @@
 //! Windows of column values: what drift detection and data-quality checks read.
 //!
 //! A `ColumnWindow` holds rows of numeric and categorical values (one row per prediction, or one label
-//! per labelled sample) and gives the drift tests, per column, the sorted numeric values or the counts
-//! per category id, and the missing counts. Rows live in a slab so an event costs no allocation once
-//! the window is warm.
+//! per labelled sample) and gives the drift tests, per column, a copy of the numeric values or the
+//! counts per category id.
 //!
-//! Categorical counts are updated on every insert and eviction. Numeric columns have two forms,
-//! chosen by the window's capacity:
+//! Storage is columnar: each column is one vector indexed by row slot, so a numeric value costs its 8
+//! bytes and a categorical one its 4. A count window is a ring: slot k holds the k-th row modulo the
+//! window's length, and a new row overwrites the oldest, with only its timestamp beside it. A time
+//! window evicts by timestamp, so its rows are ordered by an eviction queue of (timestamp, slot) and a
+//! row's slot is reused when the row leaves. An update writes one value per column and does nothing
+//! that depends on the window's length: no column is kept in order. Everything order-based (KS, quantiles, distances) happens at evaluation time on a copy: the
+//! copy of a column is one contiguous memory copy under the model lock, and the caller drops the missing
+//! values and sorts it after releasing the lock (`drift::columns`).
 //!
-//! - A long window (more than `GATHER_MAX` rows) keeps each numeric column as a sorted multiset that
-//!   sorts in batches (`LazySorted`: O(1) per value plus an amortised share of a merge), so that an
-//!   evaluation copies sorted values and never sorts a million of them.
-//! - A short window keeps nothing per numeric column: a read gathers the column from the slab and the
-//!   copy is sorted outside the model lock. An update then costs no work per column at all. Keeping
-//!   a column sorted costs O(log k) per update; sorting it on read costs O(n log n) per evaluation, which
-//!   is less as soon as a window sees more than its own length in updates between two evaluations, and
-//!   is under a millisecond per column at this size in any case. On the single-event HTTP path the
-//!   per-column work was a sixth of the instructions of a request.
-//!
-//! Both forms give the same copy, bit for bit (sorted values, missing count and exact sum).
+//! Missing numeric values are stored as NaN, and so is every free slot of a time window, so that a copy
+//! needs no bookkeeping beyond the number of free slots: the missing values of the window are the NaNs
+//! of the copy less the free slots. Categorical counts are kept up to date on every insert and eviction
+//! (an O(1) update per value), because a categorical drift test reads only the counts.
 //!
 //! A window can have a *previous stage*: rows evicted from the window enter a second window of the same
 //! size, which is the moving reference ("the N predictions before the last N", or the time range
 //! [now − 2d, now − d)).
 
-use super::lazy::LazySorted;
 use super::queue::{EvictionQueue, Policy};
-use super::sorted::normalise;
-
-/// Windows of at most this many rows gather numeric columns on read instead of keeping them sorted.
-/// Gathering a column of this many rows from a 17-column slab took 81 µs (under the model lock), and
-/// sorting the copy and summing it 0.7 ms (outside the lock).
-pub const GATHER_MAX: usize = 16_384;
 
 /// Category id of a missing categorical value.
 pub const MISSING: u32 = u32::MAX;
@@ -41,12 +32,6 @@ pub const MISSING: u32 = u32::MAX;
 pub struct Layout {
     pub numeric: usize,
     pub categorical: usize,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NumericColumn {
-    pub sorted: LazySorted,
-    pub missing: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,76 +75,114 @@ pub struct Rows {
 
 pub struct ColumnWindow {
     layout: Layout,
-    queue: EvictionQueue<u32>,
-    /// Slab of rows: row `s` has numeric values `num[s*layout.numeric..]` and categorical ids
-    /// `cat[s*layout.categorical..]`. Missing numeric values are NaN.
-    num: Vec<f64>,
-    cat: Vec<u32>,
-    free: Vec<u32>,
-    slots: u32,
-    numeric: Vec<NumericColumn>,
+    order: Order,
+    /// Numeric column `i` of the row in slot `s` is `num[i][s]`; NaN when missing or when `s` is free.
+    num: Vec<Vec<f64>>,
+    /// Categorical column `j` of the row in slot `s` is `cat[j][s]` (read when the row leaves).
+    cat: Vec<Vec<u32>>,
+    /// The most slots the window can need. Columns grow to this and no further, so a full window
+    /// wastes no capacity.
+    max_slots: usize,
     categorical: Vec<CategoricalColumn>,
     previous: Option<Box<ColumnWindow>>,
-    evicted: Vec<(i64, u32)>,
-    /// Whether numeric columns are kept sorted on every update (long windows) or gathered from the
-    /// slab when read (short ones). See the module docs.
-    sorted_columns: bool,
+    /// A row on its way to the previous stage (kept to reuse its allocation).
+    row: (Vec<f64>, Vec<u32>),
 }
 
-/// A copy of one numeric column. A window that keeps its columns sorted gives them sorted, with their
-/// exact sum; a short window gives the values as gathered, for the reader to sort outside the lock.
+/// Which rows are in a window, and in which order they leave.
+enum Order {
+    /// A count window of `n` rows: `ts[s]` is the timestamp of the row in slot `s`, and `head` the slot
+    /// of the oldest row once the ring is full (rows fill slots 0, 1, … until then).
+    Ring { n: usize, ts: Vec<i64>, head: usize },
+    /// A time window: the eviction queue of (timestamp, slot), the free slots, and the slots in use or
+    /// free.
+    Queue {
+        queue: EvictionQueue<u32>,
+        free: Vec<u32>,
+        slots: u32,
+        evicted: Vec<(i64, u32)>,
+    },
+}
+
+/// A copy of one numeric column in slot order, as taken under the model lock: the values of the rows
+/// in the window, NaN for missing values, and `free` more NaNs for the free slots. Nothing in it is
+/// sorted; `drift::columns` drops the NaNs and sorts it after the lock is released.
 #[derive(Debug, Clone, PartialEq)]
-pub enum NumericCopy {
-    Sorted {
-        values: Vec<f64>,
-        missing: u64,
-        sum: f64,
-    },
-    Unsorted {
-        values: Vec<f64>,
-        missing: u64,
-    },
+pub struct NumericCopy {
+    pub values: Vec<f64>,
+    pub free: u64,
 }
 
 impl ColumnWindow {
     pub fn new(layout: Layout, policy: Policy, with_previous: bool) -> Self {
-        Self::with_form(
-            layout,
-            policy,
-            with_previous,
-            policy.capacity() > GATHER_MAX,
-        )
-    }
-
-    fn with_form(
-        layout: Layout,
-        policy: Policy,
-        with_previous: bool,
-        sorted_columns: bool,
-    ) -> Self {
+        let (order, max_slots) = match policy {
+            Policy::Count(n) => (
+                Order::Ring {
+                    n,
+                    ts: Vec::new(),
+                    head: 0,
+                },
+                n,
+            ),
+            // One more slot than rows: a row is pushed before the oldest leaves.
+            Policy::Time { max, .. } => (
+                Order::Queue {
+                    queue: EvictionQueue::new(policy),
+                    free: Vec::new(),
+                    slots: 0,
+                    evicted: Vec::new(),
+                },
+                max.saturating_add(1),
+            ),
+        };
         ColumnWindow {
             layout,
-            queue: EvictionQueue::new(policy),
-            num: Vec::new(),
-            cat: Vec::new(),
-            free: Vec::new(),
-            slots: 0,
-            numeric: if sorted_columns {
-                vec![NumericColumn::default(); layout.numeric]
-            } else {
-                Vec::new()
-            },
+            order,
+            num: vec![Vec::new(); layout.numeric],
+            cat: vec![Vec::new(); layout.categorical],
+            max_slots,
             categorical: vec![CategoricalColumn::default(); layout.categorical],
-            previous: with_previous.then(|| {
-                Box::new(ColumnWindow::with_form(
-                    layout,
-                    policy.previous_stage(),
-                    false,
-                    sorted_columns,
-                ))
-            }),
-            evicted: Vec::new(),
-            sorted_columns,
+            previous: with_previous
+                .then(|| Box::new(ColumnWindow::new(layout, policy.previous_stage(), false))),
+            row: (Vec::new(), Vec::new()),
+        }
+    }
+
+    fn policy(&self) -> Policy {
+        match &self.order {
+            Order::Ring { n, .. } => Policy::Count(*n),
+            Order::Queue { queue, .. } => queue.policy(),
+        }
+    }
+
+    fn admits(&self, ts: i64, now: i64) -> bool {
+        match &self.order {
+            Order::Ring { .. } => true,
+            Order::Queue { queue, .. } => queue.admits(ts, now),
+        }
+    }
+
+    /// Slots not holding a row (time windows only).
+    fn free_slots(&self) -> usize {
+        match &self.order {
+            Order::Ring { .. } => 0,
+            Order::Queue { free, .. } => free.len(),
+        }
+    }
+
+    /// Calls `f(ts, slot)` for every row, in eviction order for count windows (oldest first).
+    fn for_each_row(&self, mut f: impl FnMut(i64, usize)) {
+        match &self.order {
+            Order::Ring { ts, head, .. } => {
+                let (newer, older) = ts.split_at(*head);
+                for (k, &t) in older.iter().enumerate() {
+                    f(t, head + k);
+                }
+                for (k, &t) in newer.iter().enumerate() {
+                    f(t, k);
+                }
+            }
+            Order::Queue { queue, .. } => queue.for_each(|t, &slot| f(t, slot as usize)),
         }
     }
 
@@ -169,47 +192,35 @@ impl ColumnWindow {
 
     /// Rows in the window.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        match &self.order {
+            Order::Ring { ts, .. } => ts.len(),
+            Order::Queue { queue, .. } => queue.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len() == 0
     }
 
-    /// A copy of numeric column `i`.
+    /// A copy of numeric column `i`: one memory copy, whatever the values.
     pub fn numeric_copy(&self, i: usize) -> NumericCopy {
-        if self.sorted_columns {
-            let c = &self.numeric[i];
-            return NumericCopy::Sorted {
-                values: c.sorted.to_vec(),
-                missing: c.missing,
-                sum: c.sorted.sum(),
-            };
+        self.numeric_copy_into(i, Vec::new())
+    }
+
+    /// A copy of numeric column `i` into `buffer` (its contents are replaced). A buffer whose pages the
+    /// caller has touched before taking the model lock keeps page faults out of the lock.
+    pub fn numeric_copy_into(&self, i: usize, mut buffer: Vec<f64>) -> NumericCopy {
+        buffer.clear();
+        buffer.extend_from_slice(&self.num[i]);
+        NumericCopy {
+            values: buffer,
+            free: self.free_slots() as u64,
         }
-        let n = self.layout.numeric;
-        let mut values = Vec::with_capacity(self.len());
-        let mut missing = 0;
-        self.queue.for_each(|_, &slot| {
-            let v = self.num[slot as usize * n + i];
-            if v.is_nan() {
-                missing += 1;
-            } else {
-                values.push(normalise(v));
-            }
-        });
-        NumericCopy::Unsorted { values, missing }
     }
 
     /// Whether numeric column `i` holds any value that is not missing.
     pub fn has_numeric_values(&self, i: usize) -> bool {
-        if self.sorted_columns {
-            return !self.numeric[i].sorted.is_empty();
-        }
-        let n = self.layout.numeric;
-        let mut any = false;
-        self.queue
-            .for_each(|_, &slot| any |= !self.num[slot as usize * n + i].is_nan());
-        any
+        self.num[i].iter().any(|v| !v.is_nan())
     }
 
     pub fn categorical(&self, i: usize) -> &CategoricalColumn {
@@ -226,133 +237,188 @@ impl ColumnWindow {
     pub fn push(&mut self, ts: i64, num: &[f64], cat: &[u32], now: i64) {
         debug_assert_eq!(num.len(), self.layout.numeric);
         debug_assert_eq!(cat.len(), self.layout.categorical);
-        if !self.queue.admits(ts, now) {
+        if !self.admits(ts, now) {
             if let Some(prev) = self.previous.as_mut()
-                && prev.queue.admits(ts, now)
+                && prev.admits(ts, now)
             {
                 prev.push(ts, num, cat, now);
             }
             return;
         }
-        let slot = self.alloc(num, cat);
-        // A short window has no numeric column state (`self.numeric` is empty): nothing to do.
-        for (col, &v) in self.numeric.iter_mut().zip(num) {
-            if v.is_nan() {
-                col.missing += 1;
-            } else {
-                col.sorted.insert(v);
-            }
-        }
         for (col, &id) in self.categorical.iter_mut().zip(cat) {
             col.add(id);
         }
-        let mut evicted = std::mem::take(&mut self.evicted);
-        self.queue.push(ts, slot, &mut evicted);
-        self.queue.expire(now, &mut evicted);
-        self.release(&mut evicted, now);
-        self.evicted = evicted;
+        match &mut self.order {
+            Order::Ring {
+                n,
+                ts: stamps,
+                head,
+            } => {
+                if stamps.len() < *n {
+                    stamps.push(ts);
+                    let len = stamps.len();
+                    for (col, &v) in self.num.iter_mut().zip(num) {
+                        grow(col, len, self.max_slots);
+                        col.push(v);
+                    }
+                    for (col, &id) in self.cat.iter_mut().zip(cat) {
+                        grow(col, len, self.max_slots);
+                        col.push(id);
+                    }
+                    return;
+                }
+                if *n == 0 {
+                    // A window of no rows: the row leaves as it arrives.
+                    for (col, &id) in self.categorical.iter_mut().zip(cat) {
+                        col.remove(id);
+                    }
+                    if let Some(prev) = self.previous.as_mut() {
+                        prev.push(ts, num, cat, now);
+                    }
+                    return;
+                }
+                let slot = *head;
+                let old_ts = std::mem::replace(&mut stamps[slot], ts);
+                *head = (slot + 1) % *n;
+                self.take_out(old_ts, slot, now);
+                self.write(slot, num, cat);
+            }
+            Order::Queue { .. } => {
+                let slot = self.alloc(num, cat);
+                let Order::Queue { queue, evicted, .. } = &mut self.order else {
+                    unreachable!()
+                };
+                let mut out = std::mem::take(evicted);
+                queue.push(ts, slot, &mut out);
+                queue.expire(now, &mut out);
+                self.release(&mut out, now);
+            }
+        }
     }
 
     /// Evicts rows that time has pushed out, here and in the previous stage.
     pub fn expire(&mut self, now: i64) {
-        let mut evicted = std::mem::take(&mut self.evicted);
-        self.queue.expire(now, &mut evicted);
-        self.release(&mut evicted, now);
-        self.evicted = evicted;
+        if let Order::Queue { queue, evicted, .. } = &mut self.order {
+            let mut out = std::mem::take(evicted);
+            queue.expire(now, &mut out);
+            self.release(&mut out, now);
+        }
         if let Some(prev) = self.previous.as_mut() {
             prev.expire(now);
         }
     }
 
-    /// Merges the pending updates of numeric column `i` (here and in the previous stage), so that a
-    /// copy reads contiguous sorted values. Called under the model lock before an evaluation copies it.
-    pub fn merge_pending(&mut self, i: usize) {
-        if let Some(c) = self.numeric.get_mut(i) {
-            c.sorted.merge();
-        }
-        if let Some(prev) = self.previous.as_mut() {
-            prev.merge_pending(i);
-        }
-    }
-
     /// Removes everything (used when a reference is reset).
     pub fn clear(&mut self) {
-        let policy = self.queue.policy();
         let with_previous = self.previous.is_some();
-        *self = ColumnWindow::with_form(self.layout, policy, with_previous, self.sorted_columns);
+        *self = ColumnWindow::new(self.layout, self.policy(), with_previous);
     }
 
+    fn write(&mut self, slot: usize, num: &[f64], cat: &[u32]) {
+        for (col, &v) in self.num.iter_mut().zip(num) {
+            col[slot] = v;
+        }
+        for (col, &id) in self.cat.iter_mut().zip(cat) {
+            col[slot] = id;
+        }
+    }
+
+    /// Takes the row in `slot` out of the category counts and hands it to the previous stage. The
+    /// caller then overwrites or frees the slot.
+    fn take_out(&mut self, ts: i64, slot: usize, now: i64) {
+        for (col, stats) in self.cat.iter().zip(self.categorical.iter_mut()) {
+            stats.remove(col[slot]);
+        }
+        if let Some(prev) = self.previous.as_mut()
+            && prev.admits(ts, now)
+        {
+            let (row_num, row_cat) = &mut self.row;
+            row_num.clear();
+            row_num.extend(self.num.iter().map(|col| col[slot]));
+            row_cat.clear();
+            row_cat.extend(self.cat.iter().map(|col| col[slot]));
+            prev.push(ts, row_num, row_cat, now);
+        }
+    }
+
+    /// A slot for a new row of a time window, holding the row.
     fn alloc(&mut self, num: &[f64], cat: &[u32]) -> u32 {
-        let (n, c) = (self.layout.numeric, self.layout.categorical);
-        let slot = match self.free.pop() {
+        let Order::Queue { free, slots, .. } = &mut self.order else {
+            unreachable!("count windows are rings")
+        };
+        let slot = match free.pop() {
             Some(s) => s,
             None => {
-                let s = self.slots;
-                self.slots += 1;
-                self.num.resize(self.slots as usize * n, f64::NAN);
-                self.cat.resize(self.slots as usize * c, MISSING);
+                let s = *slots;
+                *slots += 1;
+                let len = *slots as usize;
+                for col in &mut self.num {
+                    grow(col, len, self.max_slots);
+                    col.push(f64::NAN);
+                }
+                for col in &mut self.cat {
+                    grow(col, len, self.max_slots);
+                    col.push(MISSING);
+                }
                 s
             }
         };
-        let s = slot as usize;
-        self.num[s * n..(s + 1) * n].copy_from_slice(num);
-        self.cat[s * c..(s + 1) * c].copy_from_slice(cat);
+        self.write(slot as usize, num, cat);
         slot
     }
 
-    /// Takes evicted rows out of the statistics, frees their slots, and hands them to the previous stage.
+    /// Takes rows evicted from a time window out of the statistics, frees their slots (NaN), and hands
+    /// them to the previous stage. `evicted` is the window's reusable buffer, given back empty.
     fn release(&mut self, evicted: &mut Vec<(i64, u32)>, now: i64) {
-        let (n, c) = (self.layout.numeric, self.layout.categorical);
         for (ts, slot) in evicted.drain(..) {
             let s = slot as usize;
-            let row_num = &self.num[s * n..(s + 1) * n];
-            let row_cat = &self.cat[s * c..(s + 1) * c];
-            for (col, &v) in self.numeric.iter_mut().zip(row_num) {
-                if v.is_nan() {
-                    col.missing -= 1;
-                } else {
-                    col.sorted.remove(v);
-                }
+            self.take_out(ts, s, now);
+            for col in &mut self.num {
+                col[s] = f64::NAN;
             }
-            for (col, &id) in self.categorical.iter_mut().zip(row_cat) {
-                col.remove(id);
+            if let Order::Queue { free, .. } = &mut self.order {
+                free.push(slot);
             }
-            if let Some(prev) = self.previous.as_mut()
-                && prev.queue.admits(ts, now)
-            {
-                prev.push(ts, row_num, row_cat, now);
-            }
-            self.free.push(slot);
         }
+        let Order::Queue {
+            free,
+            slots,
+            evicted: buffer,
+            ..
+        } = &mut self.order
+        else {
+            unreachable!("only time windows release")
+        };
+        *buffer = std::mem::take(evicted);
         // Give memory back when a window shrinks a lot (e.g. a time window after a burst).
-        if self.free.len() > 1024 && self.free.len() * 2 > self.slots as usize {
+        if free.len() > 1024 && free.len() * 2 > *slots as usize {
             self.compact();
         }
     }
 
-    /// Rebuilds the slab densely. Rare: only after a window has lost more than half its rows.
+    /// Rebuilds a time window's columns densely. Rare: only after it has lost more than half its rows.
     fn compact(&mut self) {
-        let (n, c) = (self.layout.numeric, self.layout.categorical);
-        let mut rows = Vec::with_capacity(self.queue.len());
-        self.queue.drain(|ts, slot| rows.push((ts, slot)));
-        let mut num = Vec::with_capacity(rows.len() * n);
-        let mut cat = Vec::with_capacity(rows.len() * c);
-        // A FIFO drains in arrival order, so count windows keep their order exactly. A heap drains in no
-        // particular order, which only reorders rows with equal timestamps among themselves.
-        let mut relocated = Vec::with_capacity(rows.len());
-        for (new_slot, &(ts, slot)) in rows.iter().enumerate() {
-            let s = slot as usize;
-            num.extend_from_slice(&self.num[s * n..(s + 1) * n]);
-            cat.extend_from_slice(&self.cat[s * c..(s + 1) * c]);
-            relocated.push((ts, new_slot as u32));
+        let Order::Queue {
+            queue, free, slots, ..
+        } = &mut self.order
+        else {
+            return;
+        };
+        let mut rows = Vec::with_capacity(queue.len());
+        // The heap drains in no particular order, which only reorders rows with equal timestamps among
+        // themselves.
+        queue.drain(|ts, slot| rows.push((ts, slot)));
+        for col in &mut self.num {
+            *col = rows.iter().map(|&(_, slot)| col[slot as usize]).collect();
         }
-        self.num = num;
-        self.cat = cat;
-        self.slots = rows.len() as u32;
-        self.free = Vec::new();
+        for col in &mut self.cat {
+            *col = rows.iter().map(|&(_, slot)| col[slot as usize]).collect();
+        }
+        *slots = rows.len() as u32;
+        *free = Vec::new();
         let mut sink = Vec::new();
-        for (ts, slot) in relocated {
-            self.queue.push(ts, slot, &mut sink);
+        for (new_slot, &(ts, _)) in rows.iter().enumerate() {
+            queue.push(ts, new_slot as u32, &mut sink);
         }
         debug_assert!(sink.is_empty());
     }
@@ -366,11 +432,13 @@ impl ColumnWindow {
             categorical: c,
             ..Rows::default()
         };
-        self.queue.for_each(|ts, &slot| {
-            let s = slot as usize;
+        rows.ts.reserve(self.len());
+        rows.num.reserve(self.len() * n);
+        rows.cat.reserve(self.len() * c);
+        self.for_each_row(|ts, s| {
             rows.ts.push(ts);
-            rows.num.extend_from_slice(&self.num[s * n..(s + 1) * n]);
-            rows.cat.extend_from_slice(&self.cat[s * c..(s + 1) * c]);
+            rows.num.extend(self.num.iter().map(|col| col[s]));
+            rows.cat.extend(self.cat.iter().map(|col| col[s]));
         });
         rows
     }
@@ -400,21 +468,27 @@ impl ColumnWindow {
 
     /// Approximate heap bytes held, for the memory accounting in the benchmarks.
     pub fn heap_bytes(&self) -> usize {
-        self.num.capacity() * 8
-            + self.cat.capacity() * 4
-            + self.free.capacity() * 4
-            + self
-                .numeric
-                .iter()
-                .map(|c| c.sorted.heap_bytes())
-                .sum::<usize>()
+        let order = match &self.order {
+            Order::Ring { ts, .. } => ts.capacity() * 8,
+            Order::Queue { queue, free, .. } => queue.len() * 24 + free.capacity() * 4,
+        };
+        order
+            + self.num.iter().map(|c| c.capacity() * 8).sum::<usize>()
+            + self.cat.iter().map(|c| c.capacity() * 4).sum::<usize>()
             + self
                 .categorical
                 .iter()
                 .map(|c| c.counts.capacity() * 8)
                 .sum::<usize>()
-            + self.queue.len() * 24
             + self.previous.as_ref().map_or(0, |p| p.heap_bytes())
+    }
+}
+
+/// Makes room in a column for `len` slots: doubling, as a `Vec` does, but never beyond `max` slots.
+fn grow<T>(col: &mut Vec<T>, len: usize, max: usize) {
+    if len > col.capacity() {
+        let target = (col.capacity() * 2).max(64).min(max).max(len);
+        col.reserve_exact(target - col.len());
     }
 }
 
@@ -422,21 +496,21 @@ impl ColumnWindow {
 mod tests {
     use super::*;
 
-    /// Column `i` of a window, sorted, as an evaluation reads it.
+    /// Column `i` of a window without its missing values, sorted, as an evaluation reads it.
     fn sorted(w: &ColumnWindow, i: usize) -> Vec<f64> {
-        match w.numeric_copy(i) {
-            NumericCopy::Sorted { values, .. } => values,
-            NumericCopy::Unsorted { mut values, .. } => {
-                values.sort_unstable_by(f64::total_cmp);
-                values
-            }
-        }
+        let mut values: Vec<f64> = w
+            .numeric_copy(i)
+            .values
+            .into_iter()
+            .filter(|v| !v.is_nan())
+            .collect();
+        values.sort_unstable_by(f64::total_cmp);
+        values
     }
 
     fn missing(w: &ColumnWindow, i: usize) -> u64 {
-        match w.numeric_copy(i) {
-            NumericCopy::Sorted { missing, .. } | NumericCopy::Unsorted { missing, .. } => missing,
-        }
+        let copy = w.numeric_copy(i);
+        copy.values.iter().filter(|v| v.is_nan()).count() as u64 - copy.free
     }
 
     fn layout() -> Layout {
@@ -448,138 +522,198 @@ mod tests {
 
     #[test]
     fn count_window_statistics_follow_the_contents() {
-        for form in [false, true] {
-            let mut w = ColumnWindow::with_form(layout(), Policy::Count(3), false, form);
-            w.push(1, &[1.0, f64::NAN], &[0], 0);
-            w.push(2, &[2.0, 5.0], &[1], 0);
-            w.push(3, &[3.0, 6.0], &[MISSING], 0);
-            w.push(4, &[4.0, 7.0], &[1], 0);
-            assert_eq!(w.len(), 3);
-            assert_eq!(sorted(&w, 0), vec![2.0, 3.0, 4.0]);
-            assert_eq!(sorted(&w, 1), vec![5.0, 6.0, 7.0]);
-            assert_eq!(missing(&w, 1), 0);
-            assert_eq!(w.categorical(0).counts, vec![0, 2]);
-            assert_eq!(w.categorical(0).missing, 1);
-        }
+        let mut w = ColumnWindow::new(layout(), Policy::Count(3), false);
+        w.push(1, &[1.0, f64::NAN], &[0], 0);
+        w.push(2, &[2.0, 5.0], &[1], 0);
+        w.push(3, &[3.0, 6.0], &[MISSING], 0);
+        w.push(4, &[4.0, 7.0], &[1], 0);
+        assert_eq!(w.len(), 3);
+        assert_eq!(sorted(&w, 0), vec![2.0, 3.0, 4.0]);
+        assert_eq!(sorted(&w, 1), vec![5.0, 6.0, 7.0]);
+        assert_eq!(missing(&w, 1), 0);
+        assert_eq!(w.categorical(0).counts, vec![0, 2]);
+        assert_eq!(w.categorical(0).missing, 1);
+        w.push(5, &[f64::NAN, f64::NAN], &[0], 0);
+        assert_eq!((missing(&w, 0), missing(&w, 1)), (1, 1));
     }
 
     #[test]
     fn moving_reference_holds_the_rows_before_the_window() {
-        for form in [false, true] {
-            let mut w = ColumnWindow::with_form(layout(), Policy::Count(2), true, form);
-            for i in 0..7 {
-                w.push(i, &[i as f64, 0.0], &[0], 0);
-            }
-            assert_eq!(sorted(&w, 0), vec![5.0, 6.0]);
-            let prev = w.previous().unwrap();
-            assert_eq!(sorted(prev, 0), vec![3.0, 4.0]);
-            assert!(prev.previous().is_none());
+        let mut w = ColumnWindow::new(layout(), Policy::Count(2), true);
+        for i in 0..7 {
+            w.push(i, &[i as f64, 0.0], &[0], 0);
         }
+        assert_eq!(sorted(&w, 0), vec![5.0, 6.0]);
+        let prev = w.previous().unwrap();
+        assert_eq!(sorted(prev, 0), vec![3.0, 4.0]);
+        assert!(prev.previous().is_none());
     }
 
     #[test]
     fn time_window_and_its_previous_stage() {
-        for form in [false, true] {
-            let d = 100;
-            let mut w = ColumnWindow::with_form(
-                layout(),
-                Policy::Time {
-                    duration_ns: d,
-                    max: 1000,
-                },
-                true,
-                form,
-            );
-            // Rows at t = 0, 50, 120, 180, observed at now = 200: window (100, 200], previous (0, 100].
-            w.push(0, &[0.0, 0.0], &[0], 0);
-            w.push(50, &[50.0, 0.0], &[0], 50);
-            w.push(120, &[120.0, 0.0], &[0], 120);
-            w.push(180, &[180.0, 0.0], &[0], 180);
-            w.expire(200);
-            assert_eq!(sorted(&w, 0), vec![120.0, 180.0]);
-            assert_eq!(sorted(w.previous().unwrap(), 0), vec![50.0]);
-            // A late row that is already too old for the window goes to the previous stage.
-            w.push(150 - d, &[42.0, 0.0], &[0], 200);
-            assert_eq!(sorted(w.previous().unwrap(), 0), vec![42.0, 50.0]);
-            // Time passes with no traffic: everything leaves.
-            w.expire(1000);
-            assert!(w.is_empty());
-            assert!(w.previous().unwrap().is_empty());
-            assert_eq!(sorted(&w, 0).len(), 0);
-        }
+        let d = 100;
+        let mut w = ColumnWindow::new(
+            layout(),
+            Policy::Time {
+                duration_ns: d,
+                max: 1000,
+            },
+            true,
+        );
+        // Rows at t = 0, 50, 120, 180, observed at now = 200: window (100, 200], previous (0, 100].
+        w.push(0, &[0.0, 0.0], &[0], 0);
+        w.push(50, &[50.0, 0.0], &[0], 50);
+        w.push(120, &[120.0, 0.0], &[0], 120);
+        w.push(180, &[180.0, 0.0], &[0], 180);
+        w.expire(200);
+        assert_eq!(sorted(&w, 0), vec![120.0, 180.0]);
+        assert_eq!(sorted(w.previous().unwrap(), 0), vec![50.0]);
+        // A late row that is already too old for the window goes to the previous stage.
+        w.push(150 - d, &[42.0, 0.0], &[0], 200);
+        assert_eq!(sorted(w.previous().unwrap(), 0), vec![42.0, 50.0]);
+        // Time passes with no traffic: everything leaves.
+        w.expire(1000);
+        assert!(w.is_empty());
+        assert!(w.previous().unwrap().is_empty());
+        assert_eq!(sorted(&w, 0).len(), 0);
+        assert_eq!(missing(&w, 0), 0);
+        assert!(!w.has_numeric_values(0));
     }
 
     #[test]
     fn export_and_import_rebuild_the_window() {
-        for form in [false, true] {
-            let mut w = ColumnWindow::with_form(layout(), Policy::Count(3), false, form);
-            for i in 0..5 {
-                w.push(i, &[i as f64, f64::NAN], &[i as u32 % 2], 0);
-            }
-            let rows = w.export();
-            assert_eq!(rows.ts, vec![2, 3, 4]);
-            let mut back = ColumnWindow::with_form(layout(), Policy::Count(3), false, form);
-            back.import(&rows, 0);
-            let again = back.export();
-            assert_eq!((&again.ts, &again.cat), (&rows.ts, &rows.cat));
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&again.num), bits(&rows.num));
-            assert_eq!(sorted(&back, 0), vec![2.0, 3.0, 4.0]);
-            assert_eq!(missing(&back, 1), 3);
-            assert_eq!(back.categorical(0).counts, vec![2, 1]);
-            // Arrival order survives: the next push evicts the oldest.
-            back.push(9, &[9.0, 0.0], &[0], 0);
-            assert_eq!(sorted(&back, 0), vec![3.0, 4.0, 9.0]);
+        let mut w = ColumnWindow::new(layout(), Policy::Count(3), false);
+        for i in 0..5 {
+            w.push(i, &[i as f64, f64::NAN], &[i as u32 % 2], 0);
         }
+        let rows = w.export();
+        assert_eq!(rows.ts, vec![2, 3, 4]);
+        assert_eq!(rows.cat, vec![0, 1, 0]);
+        let mut back = ColumnWindow::new(layout(), Policy::Count(3), false);
+        back.import(&rows, 0);
+        let again = back.export();
+        assert_eq!((&again.ts, &again.cat), (&rows.ts, &rows.cat));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&again.num), bits(&rows.num));
+        assert_eq!(sorted(&back, 0), vec![2.0, 3.0, 4.0]);
+        assert_eq!(missing(&back, 1), 3);
+        assert_eq!(back.categorical(0).counts, vec![2, 1]);
+        // Arrival order survives: the next push evicts the oldest.
+        back.push(9, &[9.0, 0.0], &[0], 0);
+        assert_eq!(sorted(&back, 0), vec![3.0, 4.0, 9.0]);
     }
 
     #[test]
     fn slab_is_compacted_after_a_burst() {
-        for form in [false, true] {
-            let mut w = ColumnWindow::with_form(
-                layout(),
-                Policy::Time {
-                    duration_ns: 10,
-                    max: 100_000,
-                },
-                false,
-                form,
-            );
-            for i in 0..5000 {
-                w.push(100, &[i as f64, 1.0], &[2], 100);
+        let mut w = ColumnWindow::new(
+            layout(),
+            Policy::Time {
+                duration_ns: 10,
+                max: 100_000,
+            },
+            false,
+        );
+        for i in 0..5000 {
+            w.push(100, &[i as f64, 1.0], &[2], 100);
+        }
+        w.push(200, &[7.0, 1.0], &[2], 200);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w.num[0].len() < 100,
+            "not compacted: {} slots",
+            w.num[0].len()
+        );
+        assert_eq!(sorted(&w, 0), vec![7.0]);
+        assert_eq!(missing(&w, 0), 0);
+        assert_eq!(w.categorical(0).counts, vec![0, 0, 1]);
+    }
+
+    /// Ingest never scans: a push into a full window writes the new row's slot and nothing else, in
+    /// every column (no value of the window moves, whatever the window's length).
+    #[test]
+    fn a_push_writes_one_slot_per_column() {
+        let policies = [
+            Policy::Count(5000),
+            Policy::Time {
+                duration_ns: i64::MAX,
+                max: 5000,
+            },
+        ];
+        for policy in policies {
+            let mut w = ColumnWindow::new(layout(), policy, false);
+            for i in 0..7000 {
+                w.push(i, &[(i % 97) as f64, -(i as f64)], &[i as u32 % 3], i);
             }
-            w.push(200, &[7.0, 1.0], &[2], 200);
-            assert_eq!(w.len(), 1);
-            assert!(w.slots < 100, "slab was not compacted: {} slots", w.slots);
-            assert_eq!(sorted(&w, 0), vec![7.0]);
-            assert_eq!(w.categorical(0).counts, vec![0, 0, 1]);
+            let before: Vec<Vec<u64>> = w
+                .num
+                .iter()
+                .map(|c| c.iter().map(|v| v.to_bits()).collect())
+                .collect();
+            w.push(7000, &[0.5, 0.25], &[1], 7000);
+            for (col, old) in w.num.iter().zip(&before) {
+                assert_eq!(col.len(), old.len(), "{policy:?}");
+                let changed = col
+                    .iter()
+                    .zip(old)
+                    .filter(|(v, o)| v.to_bits() != **o)
+                    .count();
+                // The new row's slot, and for a time window also the evicted row's freed slot.
+                let expected = if matches!(policy, Policy::Count(_)) {
+                    1
+                } else {
+                    2
+                };
+                assert_eq!(changed, expected, "{policy:?}");
+            }
         }
     }
 
-    /// The two forms of a numeric column must give the same copy, bit for bit, through pushes,
-    /// evictions, expiry, late rows and the previous stage, for count and time windows.
+    /// Locks are short: a column copy is the column as stored, in slot order with its NaNs, so that all
+    /// the work on it (dropping missing values, sorting) happens after the lock is released.
     #[test]
-    fn gathered_and_sorted_columns_give_identical_copies() {
+    fn a_copy_is_the_column_as_stored() {
+        let mut w = ColumnWindow::new(layout(), Policy::Count(4), false);
+        for (i, v) in [3.0, f64::NAN, 1.0, 2.0, 0.5, -1.0].into_iter().enumerate() {
+            w.push(i as i64, &[v, 0.0], &[0], 0);
+        }
+        let copy = w.numeric_copy(0);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&copy.values), bits(&[0.5, -1.0, 1.0, 2.0]));
+        assert_eq!(copy.free, 0);
+        assert_eq!(
+            w.export()
+                .num
+                .iter()
+                .step_by(2)
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![1.0, 2.0, 0.5, -1.0]
+        );
+    }
+
+    /// A full window holds 8 bytes per numeric value and 4 per categorical one, with no growth slack:
+    /// the memory target of a million-event window rests on it.
+    #[test]
+    fn a_full_window_holds_its_values_without_slack() {
+        let n = 100_000;
+        let mut w = ColumnWindow::new(layout(), Policy::Count(n), false);
+        for i in 0..(n + 5000) {
+            w.push(i as i64, &[i as f64, 1.0], &[1], 0);
+        }
+        for col in &w.num {
+            assert_eq!(col.capacity(), n);
+        }
+        for col in &w.cat {
+            assert_eq!(col.capacity(), n);
+        }
+        assert_eq!(w.num[0].len(), n);
+    }
+
+    /// The window's copies follow a plain list of its rows through pushes, evictions, expiry, late rows
+    /// and the previous stage, for count and time windows.
+    #[test]
+    fn copies_match_a_recount_of_the_rows() {
         use crate::testing::XorShift;
-        let bits = |c: NumericCopy| {
-            let (values, missing, sum) = match c {
-                NumericCopy::Sorted {
-                    values,
-                    missing,
-                    sum,
-                } => (values, missing, sum),
-                NumericCopy::Unsorted {
-                    mut values,
-                    missing,
-                } => {
-                    values.sort_unstable_by(f64::total_cmp);
-                    let sum = crate::stats::exact_sum::ExactSum::of(&values);
-                    (values, missing, sum)
-                }
-            };
-            let v: Vec<u64> = values.iter().map(|x| x.to_bits()).collect();
-            (v, missing, sum.to_bits())
-        };
         let policies = [
             Policy::Count(1),
             Policy::Count(7),
@@ -589,11 +723,46 @@ mod tests {
                 max: 40,
             },
         ];
+        // What a window should hold, recounted from its exported rows.
+        let expected = |w: &ColumnWindow, i: usize| {
+            let rows = w.export();
+            let mut values = Vec::new();
+            let mut missing = 0;
+            for r in 0..rows.ts.len() {
+                let v = rows.num[r * 2 + i];
+                if v.is_nan() {
+                    missing += 1;
+                } else {
+                    values.push(v);
+                }
+            }
+            values.sort_unstable_by(f64::total_cmp);
+            let mut counts = vec![0u64; 4];
+            let mut cat_missing = 0;
+            for &id in &rows.cat {
+                if id == MISSING {
+                    cat_missing += 1;
+                } else {
+                    counts[id as usize] += 1;
+                }
+            }
+            (values, missing, counts, cat_missing)
+        };
+        let observed = |w: &ColumnWindow, i: usize| {
+            let mut counts = w.categorical(0).counts.clone();
+            counts.resize(4, 0);
+            (
+                sorted(w, i),
+                missing(w, i),
+                counts,
+                w.categorical(0).missing,
+            )
+        };
         let mut rng = XorShift(0x5eed_c01d);
         for policy in policies {
-            let mut a = ColumnWindow::with_form(layout(), policy, true, false);
-            let mut b = ColumnWindow::with_form(layout(), policy, true, true);
+            let mut w = ColumnWindow::new(layout(), policy, true);
             let mut now = 0i64;
+            let mut pushed = 0;
             for step in 0..3000 {
                 now += rng.below(3) as i64;
                 // Late rows now and then, which a time window may send to its previous stage.
@@ -612,53 +781,24 @@ mod tests {
                 } else {
                     rng.below(4) as u32
                 }];
-                a.push(ts, &num, &cat, now);
-                b.push(ts, &num, &cat, now);
+                w.push(ts, &num, &cat, now);
+                pushed += 1;
                 if step % 11 == 0 {
                     now += rng.below(30) as i64;
-                    a.expire(now);
-                    b.expire(now);
+                    w.expire(now);
                 }
-                assert_eq!(a.len(), b.len());
+                assert!(w.len() <= policy.capacity().min(pushed));
                 for i in 0..2 {
+                    assert_eq!(observed(&w, i), expected(&w, i), "{policy:?} step {step}");
+                    let prev = w.previous().unwrap();
                     assert_eq!(
-                        bits(a.numeric_copy(i)),
-                        bits(b.numeric_copy(i)),
-                        "{policy:?} step {step} column {i}"
+                        observed(prev, i),
+                        expected(prev, i),
+                        "{policy:?} step {step} previous"
                     );
-                    assert_eq!(a.has_numeric_values(i), b.has_numeric_values(i));
-                    let (pa, pb) = (a.previous().unwrap(), b.previous().unwrap());
-                    assert_eq!(pa.len(), pb.len());
-                    assert_eq!(
-                        bits(pa.numeric_copy(i)),
-                        bits(pb.numeric_copy(i)),
-                        "{policy:?} step {step} previous column {i}"
-                    );
+                    assert_eq!(w.has_numeric_values(i), !expected(&w, i).0.is_empty());
                 }
-                if step % 97 == 0 {
-                    // Merging a sorted column's pending updates changes nothing a reader sees.
-                    b.merge_pending(0);
-                    a.merge_pending(0);
-                }
-                assert!(matches!(a.numeric_copy(0), NumericCopy::Unsorted { .. }));
-                assert!(matches!(b.numeric_copy(0), NumericCopy::Sorted { .. }));
-                assert_eq!(a.categorical(0).counts, b.categorical(0).counts);
-                assert_eq!(a.categorical(0).missing, b.categorical(0).missing);
             }
         }
-    }
-
-    #[test]
-    fn the_form_follows_the_capacity() {
-        let short = ColumnWindow::new(layout(), Policy::Count(GATHER_MAX), true);
-        let long = ColumnWindow::new(layout(), Policy::Count(GATHER_MAX + 1), true);
-        assert!(!short.sorted_columns && !short.previous().unwrap().sorted_columns);
-        assert!(long.sorted_columns && long.previous().unwrap().sorted_columns);
-        let time = |max| Policy::Time {
-            duration_ns: 1,
-            max,
-        };
-        assert!(!ColumnWindow::new(layout(), time(100), false).sorted_columns);
-        assert!(ColumnWindow::new(layout(), time(1 << 20), false).sorted_columns);
     }
 }

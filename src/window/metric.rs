@@ -1,17 +1,19 @@
 //! Windows of labelled samples and the model metrics computed from them.
 //!
 //! Counts (confusion matrices) and the Mann–Whitney statistic behind ROC AUC are kept incrementally, in
-//! exact integers, so they cost O(1) or O(log n) per sample and never drift. Metrics that are sums of
-//! floats (log loss, regression errors) are computed from a copy of the window taken under the model
-//! lock and evaluated after the lock is released: the copy is a memory walk, the arithmetic is not, and
-//! computing from scratch each time keeps them exactly as scikit-learn defines them.
+//! exact integers, so they cost O(1) or O(log n) per sample and never drift. Log loss is kept as the
+//! exact sum of its per-sample terms (`ExactSum`: adding a term and later removing it gives back the
+//! sum before, bit for bit), so classification metrics cost O(1) to read and a scrape does not depend
+//! on the window's length. Regression errors are computed from a copy of the window taken under the
+//! model lock and evaluated after the lock is released.
 
 use super::queue::{EvictionQueue, Policy};
 use super::sorted::SortedList;
 use crate::config::Task;
+use crate::stats::exact_sum::ExactSum;
 use crate::stats::metrics::{
-    BinaryCounts, Confusion, RegressionMetrics, binary_log_loss, multiclass_log_loss,
-    regression_metrics, roc_auc_from_u2,
+    BinaryCounts, Confusion, RegressionMetrics, binary_log_loss_term, log_loss_from_sum,
+    multiclass_log_loss_term, regression_metrics, roc_auc_from_u2,
 };
 
 /// What a labelled sample contributes to the model metrics.
@@ -35,24 +37,26 @@ pub enum Outcome {
     },
 }
 
-/// Incremental binary state: confusion counts, plus the scores of positive and negative samples kept
-/// sorted so that twice the Mann–Whitney U (`u2`) can be updated in O(log n) per sample.
+/// Incremental binary state: confusion counts, the scores of positive and negative samples kept
+/// sorted so that twice the Mann–Whitney U (`u2`) can be updated in O(log n) per sample, and the exact
+/// sum of the log-loss terms of the scored samples.
 #[derive(Debug)]
 struct BinaryState {
     counts: BinaryCounts,
     pos_scores: SortedList,
     neg_scores: SortedList,
     u2: u128,
+    loss: ExactSum,
 }
 
 impl Default for BinaryState {
     fn default() -> Self {
         BinaryState {
             counts: BinaryCounts::default(),
-            // Four rank queries per labelled sample: these lists keep their ranks fast.
-            pos_scores: SortedList::with_ranks(),
-            neg_scores: SortedList::with_ranks(),
+            pos_scores: SortedList::new(),
+            neg_scores: SortedList::new(),
             u2: 0,
+            loss: ExactSum::new(),
         }
     }
 }
@@ -79,6 +83,7 @@ impl BinaryState {
         if score.is_nan() {
             return;
         }
+        self.loss.add(binary_log_loss_term(score, actual_positive));
         if actual_positive {
             self.u2 += self.pos_contribution(score);
             self.pos_scores.insert(score);
@@ -93,6 +98,8 @@ impl BinaryState {
         if score.is_nan() {
             return;
         }
+        self.loss
+            .remove(binary_log_loss_term(score, actual_positive));
         if actual_positive {
             self.pos_scores.remove(score);
             self.u2 -= self.pos_contribution(score);
@@ -117,141 +124,226 @@ fn bump(c: &mut BinaryCounts, predicted: bool, actual: bool, add: bool) {
     }
 }
 
+/// Incremental multiclass state: the confusion matrix, and the exact sum of the log-loss terms of the
+/// samples that carried probabilities.
+#[derive(Debug)]
+struct MulticlassState {
+    confusion: Confusion,
+    loss: ExactSum,
+    scored: u64,
+}
+
 enum State {
     Binary(BinaryState),
-    Multiclass(Confusion),
+    Multiclass(MulticlassState),
     Regression,
 }
 
 pub struct MetricWindow {
-    queue: EvictionQueue<Outcome>,
+    samples: Samples,
     state: State,
-    evicted: Vec<(i64, Outcome)>,
+}
+
+/// A binary sample as a window keeps it: 16 bytes, where an `Outcome` takes 32 (its multiclass form
+/// holds a boxed slice). Binary windows are the common case, and at a million samples the difference
+/// is 16 MB.
+#[derive(Debug, Clone, Copy)]
+struct BinarySample {
+    score: f64,
+    predicted_positive: bool,
+    actual_positive: bool,
+}
+
+impl From<BinarySample> for Outcome {
+    fn from(s: BinarySample) -> Self {
+        Outcome::Binary {
+            predicted_positive: s.predicted_positive,
+            actual_positive: s.actual_positive,
+            score: s.score,
+        }
+    }
+}
+
+/// The samples in eviction order, with a reusable buffer for the evicted ones.
+enum Samples {
+    Binary(EvictionQueue<BinarySample>, Vec<(i64, BinarySample)>),
+    Other(EvictionQueue<Outcome>, Vec<(i64, Outcome)>),
 }
 
 impl MetricWindow {
     pub fn new(task: Task, n_classes: usize, policy: Policy) -> Self {
         let state = match task {
             Task::BinaryClassification => State::Binary(BinaryState::default()),
-            Task::MulticlassClassification => State::Multiclass(Confusion::new(n_classes)),
+            Task::MulticlassClassification => State::Multiclass(MulticlassState {
+                confusion: Confusion::new(n_classes),
+                loss: ExactSum::new(),
+                scored: 0,
+            }),
             Task::Regression => State::Regression,
         };
-        MetricWindow {
-            queue: EvictionQueue::new(policy),
-            state,
-            evicted: Vec::new(),
-        }
+        let samples = match task {
+            Task::BinaryClassification => Samples::Binary(EvictionQueue::new(policy), Vec::new()),
+            _ => Samples::Other(EvictionQueue::new(policy), Vec::new()),
+        };
+        MetricWindow { samples, state }
     }
 
     pub fn len(&self) -> usize {
-        self.queue.len()
+        match &self.samples {
+            Samples::Binary(q, _) => q.len(),
+            Samples::Other(q, _) => q.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len() == 0
     }
 
     /// Adds a labelled sample whose prediction was made at `ts`.
     pub fn push(&mut self, ts: i64, outcome: Outcome, now: i64) {
-        if !self.queue.admits(ts, now) {
-            return;
-        }
-        self.apply(&outcome, true);
-        let mut evicted = std::mem::take(&mut self.evicted);
-        self.queue.push(ts, outcome, &mut evicted);
-        self.queue.expire(now, &mut evicted);
-        self.release(&mut evicted);
-        self.evicted = evicted;
-    }
-
-    pub fn expire(&mut self, now: i64) {
-        let mut evicted = std::mem::take(&mut self.evicted);
-        self.queue.expire(now, &mut evicted);
-        self.release(&mut evicted);
-        self.evicted = evicted;
-    }
-
-    fn release(&mut self, evicted: &mut Vec<(i64, Outcome)>) {
-        for (_, outcome) in evicted.drain(..) {
-            self.apply(&outcome, false);
-        }
-    }
-
-    fn apply(&mut self, outcome: &Outcome, add: bool) {
-        match (&mut self.state, outcome) {
-            (
-                State::Binary(b),
-                Outcome::Binary {
+        let MetricWindow { samples, state } = self;
+        match samples {
+            Samples::Binary(q, evicted) => {
+                let Outcome::Binary {
                     predicted_positive,
                     actual_positive,
                     score,
-                },
-            ) => {
-                if add {
-                    b.add(*predicted_positive, *actual_positive, *score);
-                } else {
-                    b.remove(*predicted_positive, *actual_positive, *score);
+                } = outcome
+                else {
+                    debug_assert!(false, "outcome does not match the window's task");
+                    return;
+                };
+                if !q.admits(ts, now) {
+                    return;
+                }
+                apply(state, &outcome, true);
+                let sample = BinarySample {
+                    score,
+                    predicted_positive,
+                    actual_positive,
+                };
+                q.push(ts, sample, evicted);
+                q.expire(now, evicted);
+                for (_, s) in evicted.drain(..) {
+                    apply(state, &s.into(), false);
                 }
             }
-            (
-                State::Multiclass(c),
-                Outcome::Multiclass {
-                    predicted, actual, ..
-                },
-            ) => {
-                if add {
-                    c.add(*actual as usize, *predicted as usize);
-                } else {
-                    c.remove(*actual as usize, *predicted as usize);
+            Samples::Other(q, evicted) => {
+                if !q.admits(ts, now) {
+                    return;
+                }
+                apply(state, &outcome, true);
+                q.push(ts, outcome, evicted);
+                q.expire(now, evicted);
+                for (_, o) in evicted.drain(..) {
+                    apply(state, &o, false);
                 }
             }
-            (State::Regression, Outcome::Regression { .. }) => {}
-            _ => debug_assert!(false, "outcome does not match the window's task"),
         }
     }
 
+    pub fn expire(&mut self, now: i64) {
+        let MetricWindow { samples, state } = self;
+        match samples {
+            Samples::Binary(q, evicted) => {
+                q.expire(now, evicted);
+                for (_, s) in evicted.drain(..) {
+                    apply(state, &s.into(), false);
+                }
+            }
+            Samples::Other(q, evicted) => {
+                q.expire(now, evicted);
+                for (_, o) in evicted.drain(..) {
+                    apply(state, &o, false);
+                }
+            }
+        }
+    }
+
+    /// Calls `f` on every sample, in eviction order for count windows.
+    fn for_each(&self, mut f: impl FnMut(i64, &Outcome)) {
+        match &self.samples {
+            Samples::Binary(q, _) => q.for_each(|ts, s| f(ts, &(*s).into())),
+            Samples::Other(q, _) => q.for_each(|ts, o| f(ts, o)),
+        }
+    }
+}
+
+/// Adds a sample to the incremental state of a window, or takes it out.
+fn apply(state: &mut State, outcome: &Outcome, add: bool) {
+    match (state, outcome) {
+        (
+            State::Binary(b),
+            Outcome::Binary {
+                predicted_positive,
+                actual_positive,
+                score,
+            },
+        ) => {
+            if add {
+                b.add(*predicted_positive, *actual_positive, *score);
+            } else {
+                b.remove(*predicted_positive, *actual_positive, *score);
+            }
+        }
+        (
+            State::Multiclass(m),
+            Outcome::Multiclass {
+                predicted,
+                actual,
+                probs,
+            },
+        ) => {
+            let term = probs
+                .as_ref()
+                .map(|p| multiclass_log_loss_term(p[*actual as usize]));
+            if add {
+                m.confusion.add(*actual as usize, *predicted as usize);
+                if let Some(t) = term {
+                    m.loss.add(t);
+                    m.scored += 1;
+                }
+            } else {
+                m.confusion.remove(*actual as usize, *predicted as usize);
+                if let Some(t) = term {
+                    m.loss.remove(t);
+                    m.scored -= 1;
+                }
+            }
+        }
+        (State::Regression, Outcome::Regression { .. }) => {}
+        _ => debug_assert!(false, "outcome does not match the window's task"),
+    }
+}
+
+impl MetricWindow {
     /// The samples in eviction order, for snapshots.
     pub fn export(&self) -> Vec<(i64, Outcome)> {
-        let mut out = Vec::with_capacity(self.queue.len());
-        self.queue.for_each(|ts, o| out.push((ts, o.clone())));
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each(|ts, o| out.push((ts, o.clone())));
         out
     }
 
     /// Copies what the metrics need. Call under the model lock; evaluate the result after releasing it.
+    /// Classification windows copy a few counters; regression windows copy their samples.
     pub fn snapshot(&self) -> MetricInputs {
         match &self.state {
             State::Binary(b) => MetricInputs::Binary {
                 counts: b.counts,
                 u2: b.u2,
-                pos_scores: b.pos_scores.to_vec(),
-                neg_scores: b.neg_scores.to_vec(),
+                n_pos: b.pos_scores.len() as u64,
+                n_neg: b.neg_scores.len() as u64,
+                loss_sum: b.loss.value(),
             },
-            State::Multiclass(c) => {
-                let k = c.k();
-                let mut probs = Vec::new();
-                let mut labels = Vec::new();
-                self.queue.for_each(|_, o| {
-                    if let Outcome::Multiclass {
-                        actual,
-                        probs: Some(p),
-                        ..
-                    } = o
-                    {
-                        probs.extend_from_slice(p);
-                        labels.push(*actual as usize);
-                    }
-                });
-                MetricInputs::Multiclass {
-                    confusion: c.clone(),
-                    probs,
-                    labels,
-                    k,
-                }
-            }
+            State::Multiclass(m) => MetricInputs::Multiclass {
+                confusion: m.confusion.clone(),
+                loss_sum: m.loss.value(),
+                scored: m.scored,
+            },
             State::Regression => {
-                let mut actual = Vec::with_capacity(self.queue.len());
-                let mut predicted = Vec::with_capacity(self.queue.len());
-                self.queue.for_each(|_, o| {
+                let mut actual = Vec::with_capacity(self.len());
+                let mut predicted = Vec::with_capacity(self.len());
+                self.for_each(|_, o| {
                     if let Outcome::Regression {
                         predicted: p,
                         actual: a,
@@ -273,14 +365,17 @@ pub enum MetricInputs {
     Binary {
         counts: BinaryCounts,
         u2: u128,
-        pos_scores: Vec<f64>,
-        neg_scores: Vec<f64>,
+        /// Scored samples labelled positive and negative.
+        n_pos: u64,
+        n_neg: u64,
+        /// Sum of the scored samples' log-loss terms.
+        loss_sum: f64,
     },
     Multiclass {
         confusion: Confusion,
-        probs: Vec<f64>,
-        labels: Vec<usize>,
-        k: usize,
+        /// Sum of the log-loss terms of the samples that carried probabilities, and their number.
+        loss_sum: f64,
+        scored: u64,
     },
     Regression {
         actual: Vec<f64>,
@@ -332,40 +427,36 @@ impl MetricInputs {
             MetricInputs::Binary {
                 counts,
                 u2,
-                pos_scores,
-                neg_scores,
+                n_pos,
+                n_neg,
+                loss_sum,
             } => TaskMetrics::Binary(BinaryMetrics {
                 counts: *counts,
                 accuracy: counts.accuracy(),
                 precision: counts.precision(),
                 recall: counts.recall(),
                 f1: counts.f1(),
-                roc_auc: roc_auc_from_u2(*u2, pos_scores.len() as u64, neg_scores.len() as u64),
-                log_loss: binary_log_loss(pos_scores, neg_scores),
+                roc_auc: roc_auc_from_u2(*u2, *n_pos, *n_neg),
+                log_loss: log_loss_from_sum(*loss_sum, n_pos + n_neg),
                 positive_rate: counts.positive_rate(),
                 label_positive_rate: counts.label_positive_rate(),
-                scored: (pos_scores.len() + neg_scores.len()) as u64,
+                scored: n_pos + n_neg,
             }),
             MetricInputs::Multiclass {
                 confusion,
-                probs,
-                labels,
-                k,
+                loss_sum,
+                scored,
             } => TaskMetrics::Multiclass(MulticlassMetrics {
                 accuracy: confusion.accuracy(),
-                precision: (0..*k).map(|c| confusion.precision(c)).collect(),
-                recall: (0..*k).map(|c| confusion.recall(c)).collect(),
-                f1: (0..*k).map(|c| confusion.f1(c)).collect(),
+                precision: (0..confusion.k()).map(|c| confusion.precision(c)).collect(),
+                recall: (0..confusion.k()).map(|c| confusion.recall(c)).collect(),
+                f1: (0..confusion.k()).map(|c| confusion.f1(c)).collect(),
                 precision_macro: confusion.precision_macro(),
                 recall_macro: confusion.recall_macro(),
                 f1_macro: confusion.f1_macro(),
                 f1_weighted: confusion.f1_weighted(),
-                log_loss: if labels.is_empty() {
-                    f64::NAN
-                } else {
-                    multiclass_log_loss(probs, labels, *k)
-                },
-                scored: labels.len() as u64,
+                log_loss: log_loss_from_sum(*loss_sum, *scored),
+                scored: *scored,
                 confusion: confusion.clone(),
             }),
             MetricInputs::Regression { actual, predicted } => {
@@ -378,11 +469,18 @@ impl MetricInputs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::metrics::mann_whitney_u2_sorted;
+    use crate::stats::metrics::{binary_log_loss, mann_whitney_u2_sorted, multiclass_log_loss};
     use crate::testing::Lcg;
 
+    /// Equal within 1e-13 relative (the running sum is exact, numpy's pairwise sum is not), or both NaN.
+    fn close(a: f64, b: f64) -> bool {
+        (a.is_nan() && b.is_nan()) || ((a - b) / b).abs() < 1e-13
+    }
+
+    /// ROC AUC's 2U and the running log-loss sum against a recount from the window's samples, as the
+    /// window slides (ties, unscored samples, and extreme scores that clipping catches).
     #[test]
-    fn incremental_u2_matches_a_recount_as_the_window_slides() {
+    fn incremental_state_matches_a_recount_as_the_window_slides() {
         let mut w = MetricWindow::new(Task::BinaryClassification, 2, Policy::Count(200));
         let mut rng = Lcg(7);
         for i in 0..3000 {
@@ -400,22 +498,84 @@ mod tests {
                 i,
             );
             if i % 101 == 0 {
+                let (mut pos, mut neg) = (Vec::new(), Vec::new());
+                for (_, o) in w.export() {
+                    let Outcome::Binary {
+                        actual_positive,
+                        score,
+                        ..
+                    } = o
+                    else {
+                        unreachable!()
+                    };
+                    if score.is_nan() {
+                        continue;
+                    }
+                    if actual_positive { &mut pos } else { &mut neg }.push(score);
+                }
+                pos.sort_by(f64::total_cmp);
+                neg.sort_by(f64::total_cmp);
+                let inputs = w.snapshot();
                 let MetricInputs::Binary {
-                    u2,
-                    pos_scores,
-                    neg_scores,
-                    counts,
-                } = w.snapshot()
+                    u2, counts, n_pos, ..
+                } = inputs
                 else {
                     unreachable!()
                 };
-                assert_eq!(
-                    u2,
-                    mann_whitney_u2_sorted(&pos_scores, &neg_scores),
-                    "step {i}"
-                );
+                assert_eq!(u2, mann_whitney_u2_sorted(&pos, &neg), "step {i}");
+                assert_eq!(n_pos, pos.len() as u64);
                 assert_eq!(counts.total(), w.len() as u64);
+                let TaskMetrics::Binary(m) = inputs.compute() else {
+                    unreachable!()
+                };
+                let want = binary_log_loss(&pos, &neg);
+                assert!(
+                    close(m.log_loss, want),
+                    "step {i}: {} vs {want}",
+                    m.log_loss
+                );
             }
+        }
+    }
+
+    #[test]
+    fn multiclass_log_loss_follows_the_window() {
+        let k = 3;
+        let mut w = MetricWindow::new(Task::MulticlassClassification, k, Policy::Count(50));
+        let mut rng = Lcg(11);
+        let mut all = Vec::new();
+        for i in 0..400 {
+            let actual = (rng.next() % k as u64) as u32;
+            let raw: Vec<f64> = (0..k).map(|_| (rng.next() % 100) as f64 + 0.5).collect();
+            let total: f64 = raw.iter().sum();
+            let probs = (i % 7 != 0).then(|| raw.iter().map(|p| p / total).collect::<Box<[f64]>>());
+            all.push((actual, probs.clone()));
+            w.push(
+                i,
+                Outcome::Multiclass {
+                    predicted: 0,
+                    actual,
+                    probs,
+                },
+                i,
+            );
+            let (mut probs, mut labels) = (Vec::new(), Vec::new());
+            for (actual, p) in &all[all.len().saturating_sub(50)..] {
+                if let Some(p) = p {
+                    probs.extend_from_slice(p);
+                    labels.push(*actual as usize);
+                }
+            }
+            let TaskMetrics::Multiclass(m) = w.snapshot().compute() else {
+                unreachable!()
+            };
+            let want = multiclass_log_loss(&probs, &labels, k);
+            assert_eq!(m.scored, labels.len() as u64);
+            assert!(
+                close(m.log_loss, want),
+                "step {i}: {} vs {want}",
+                m.log_loss
+            );
         }
     }
 

@@ -1,18 +1,15 @@
-//! A sorted multiset of finite floats with O(log n) insert, remove and rank queries.
+//! A sorted multiset of finite floats with O(log n) insert, remove and rank queries: the score lists of
+//! ROC AUC's incremental Mann–Whitney U (`window::metric`), which asks four ranks per labelled sample.
 //!
-//! Drift tests (KS, Wasserstein, quantiles) need each numeric column of a window in sorted order, and
-//! the window changes one value at a time. Re-sorting on every evaluation would cost O(n log n); a
-//! balanced tree costs a pointer per value. This structure keeps the values in a list of sorted chunks
-//! of bounded size (the layout of a B+ tree's leaves without the inner nodes): an insert or removal
-//! binary-searches the chunk maxima, then shifts at most `2 * LOAD` values inside one chunk. Iteration
-//! and copying are contiguous memory walks, which is what the O(n + m) merge passes of the drift tests
-//! want, and the memory overhead is a fraction of a value per value.
+//! The values live in a list of sorted chunks of bounded size (the layout of a B+ tree's leaves without
+//! the inner nodes): an insert or removal binary-searches the chunk maxima, then shifts at most
+//! `2 * LOAD` values inside one chunk, and the memory overhead is a fraction of a value per value.
 //!
 //! Rank queries (how many values are below x) need the number of values in the chunks before x's
 //! chunk; a Fenwick tree over the chunk lengths answers that in O(log chunks), so a rank query stays
-//! O(log n) even for windows of millions of values (ROC AUC's incremental update makes four of them per
-//! sample). The tree is updated by ±1 on an ordinary insert or removal and rebuilt in O(chunks) when
-//! chunks split or merge, which happens once every few hundred updates.
+//! O(log n) even for windows of millions of values. The tree is updated by ±1 on an ordinary insert or
+//! removal and rebuilt in O(chunks) when chunks split or merge, which happens once every few dozen
+//! updates.
 //!
 //! Values must not be NaN (callers treat NaN as missing and never insert it). `-0.0` is stored as
 //! `0.0`, so equal values always compare equal.
@@ -28,14 +25,12 @@ pub struct SortedList {
     /// `maxes[i]` is the last (largest) value of `chunks[i]`.
     maxes: Vec<f64>,
     len: usize,
-    /// Whether rank queries are fast: only then is the Fenwick tree kept up to date.
-    ranked: bool,
-    /// Fenwick tree (1-based) of the chunk lengths, when `ranked`.
+    /// Fenwick tree (1-based) of the chunk lengths.
     tree: Vec<usize>,
 }
 
 #[inline]
-pub(super) fn normalise(x: f64) -> f64 {
+fn normalise(x: f64) -> f64 {
     // Adding +0.0 turns -0.0 into +0.0 and leaves every other value unchanged.
     x + 0.0
 }
@@ -45,42 +40,8 @@ impl SortedList {
         Self::default()
     }
 
-    /// A list that answers rank queries (`count_lt`, `count_le`) in O(log n), at the price of keeping a
-    /// Fenwick tree over the chunks. Lists that are only iterated do without it.
-    pub fn with_ranks() -> Self {
-        SortedList {
-            ranked: true,
-            ..Self::default()
-        }
-    }
-
-    /// Builds a list from values in any order.
-    pub fn from_unsorted(mut values: Vec<f64>) -> Self {
-        for v in values.iter_mut() {
-            debug_assert!(!v.is_nan());
-            *v = normalise(*v);
-        }
-        values.sort_unstable_by(f64::total_cmp);
-        Self::from_sorted(&values)
-    }
-
-    /// Builds a list from values already sorted ascending.
-    pub fn from_sorted(values: &[f64]) -> Self {
-        let mut list = SortedList::new();
-        for chunk in values.chunks(LOAD) {
-            list.maxes.push(*chunk.last().expect("non-empty chunk"));
-            list.chunks.push(chunk.to_vec());
-        }
-        list.len = values.len();
-        list.rebuild_tree();
-        list
-    }
-
     /// Rebuilds the Fenwick tree after the chunks changed shape, in O(chunks).
     fn rebuild_tree(&mut self) {
-        if !self.ranked {
-            return;
-        }
         let n = self.chunks.len();
         self.tree.clear();
         self.tree.resize(n + 1, 0);
@@ -97,9 +58,6 @@ impl SortedList {
     /// Adds `delta` (±1) to the length of chunk `ci` in the tree.
     #[inline]
     fn tree_add(&mut self, ci: usize, add: bool) {
-        if !self.ranked {
-            return;
-        }
         let mut i = ci + 1;
         while i < self.tree.len() {
             if add {
@@ -114,12 +72,6 @@ impl SortedList {
     /// Number of values in the chunks before chunk `ci`.
     #[inline]
     fn before(&self, ci: usize) -> usize {
-        if !self.ranked {
-            return self.chunks[..ci.min(self.chunks.len())]
-                .iter()
-                .map(Vec::len)
-                .sum();
-        }
         let mut i = ci.min(self.chunks.len());
         let mut sum = 0;
         while i > 0 {
@@ -135,13 +87,6 @@ impl SortedList {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    pub fn clear(&mut self) {
-        self.chunks.clear();
-        self.maxes.clear();
-        self.tree.clear();
-        self.len = 0;
     }
 
     /// Index of the first chunk whose maximum is >= x (the chunk where x belongs), clamped to the last.
@@ -252,49 +197,10 @@ impl SortedList {
                 .map_or(0, |c| c.partition_point(|&v| v <= x))
     }
 
-    /// The k-th smallest value (0-based).
-    pub fn select(&self, mut k: usize) -> Option<f64> {
-        for chunk in &self.chunks {
-            if k < chunk.len() {
-                return Some(chunk[k]);
-            }
-            k -= chunk.len();
-        }
-        None
-    }
-
-    pub fn first(&self) -> Option<f64> {
-        self.chunks.first().map(|c| c[0])
-    }
-
-    pub fn last(&self) -> Option<f64> {
-        self.maxes.last().copied()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        self.chunks.iter().flat_map(|c| c.iter().copied())
-    }
-
-    /// Appends all values, in order, to `out` (a contiguous copy for evaluation outside a lock).
-    pub fn copy_into(&self, out: &mut Vec<f64>) {
-        out.reserve(self.len);
-        for chunk in &self.chunks {
-            out.extend_from_slice(chunk);
-        }
-    }
-
-    pub fn to_vec(&self) -> Vec<f64> {
-        let mut v = Vec::with_capacity(self.len);
-        self.copy_into(&mut v);
-        v
-    }
-
-    /// Heap bytes in use, for memory accounting.
-    pub fn heap_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.capacity() * 8).sum::<usize>()
-            + self.chunks.capacity() * std::mem::size_of::<Vec<f64>>()
-            + self.maxes.capacity() * 8
-            + self.tree.capacity() * 8
+    /// All values, in order.
+    #[cfg(test)]
+    fn to_vec(&self) -> Vec<f64> {
+        self.chunks.concat()
     }
 }
 
@@ -318,9 +224,6 @@ mod tests {
                 sorted.iter().filter(|&&v| v <= probe).count()
             );
         }
-        for k in [0, sorted.len() / 2, sorted.len().saturating_sub(1)] {
-            assert_eq!(list.select(k), sorted.get(k).copied());
-        }
         for (ci, chunk) in list.chunks.iter().enumerate() {
             assert!(!chunk.is_empty());
             assert_eq!(list.maxes[ci], *chunk.last().unwrap());
@@ -330,25 +233,21 @@ mod tests {
     #[test]
     fn random_inserts_and_removes_match_a_sorted_vec() {
         let mut rng = Lcg(42);
-        let mut list = SortedList::with_ranks();
-        let mut plain = SortedList::new();
+        let mut list = SortedList::new();
         let mut model: Vec<f64> = Vec::new();
         for step in 0..20_000 {
             if model.is_empty() || !rng.next().is_multiple_of(3) {
                 // Few distinct values, so ties are common.
                 let v = (rng.next() % 100) as f64;
                 list.insert(v);
-                plain.insert(v);
                 model.push(v);
             } else {
                 let i = (rng.next() as usize) % model.len();
                 let v = model.swap_remove(i);
                 assert!(list.remove(v));
-                assert!(plain.remove(v));
             }
             if step % 997 == 0 {
                 check_against(&list, &model);
-                check_against(&plain, &model);
             }
         }
         check_against(&list, &model);
@@ -361,7 +260,10 @@ mod tests {
 
     #[test]
     fn removing_an_absent_value_changes_nothing() {
-        let mut list = SortedList::from_unsorted(vec![3.0, 1.0, 2.0]);
+        let mut list = SortedList::new();
+        for v in [3.0, 1.0, 2.0] {
+            list.insert(v);
+        }
         assert!(!list.remove(5.0));
         assert!(!list.remove(1.5));
         assert_eq!(list.to_vec(), vec![1.0, 2.0, 3.0]);
@@ -375,18 +277,5 @@ mod tests {
         assert_eq!(list.count_le(0.0), 1);
         assert!(list.remove(0.0));
         assert!(list.is_empty());
-    }
-
-    #[test]
-    fn from_sorted_matches_inserts() {
-        let values: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 1000) as f64).collect();
-        let a = SortedList::from_unsorted(values.clone());
-        let mut b = SortedList::new();
-        for v in &values {
-            b.insert(*v);
-        }
-        assert_eq!(a.to_vec(), b.to_vec());
-        assert_eq!(a.first(), Some(0.0));
-        assert_eq!(a.last(), Some(999.0));
     }
 }
