@@ -46,5 +46,8 @@ pub mod window {
 
 /// The statistics core, whole: pure functions checked against scipy and scikit-learn.
 pub mod stats {
-    pub use crate::stats::{chi2, distance, exact_sum, ks, metrics, multitest, quantile};
+    pub use crate::stats::{
+        brier, calibration, chi2, confusion_scores, distance, exact_sum, ks, lift, metrics,
+        multitest, quantile, regression_errors, threshold_sweep,
+    };
 }
