@@ -4,7 +4,8 @@
 //! 1e-9 relative (absolute at an expected 0); an expected null must come out NaN.
 
 use modelwatch::internals::stats::{
-    brier, calibration, confusion_scores, lift, metrics, regression_errors, threshold_sweep,
+    brier, calibration, confusion_scores, lift, metrics, multiclass_scores, regression_errors,
+    threshold_sweep,
 };
 use serde_json::Value;
 
@@ -318,6 +319,106 @@ fn regression_cases_match_scikit_learn() {
                 regression_errors::mean_pinball_loss(&y, &p, alpha),
                 &e["mean_pinball_loss"][i],
             );
+        }
+    }
+}
+
+#[test]
+fn multiclass_cases_match_scikit_learn() {
+    let doc = doc();
+    let betas = floats(&doc["betas"]);
+    let top_ks: Vec<usize> = floats(&doc["top_ks"]).iter().map(|&t| t as usize).collect();
+    let multiclass = cases(&doc, "multiclass_classification");
+    assert!(
+        multiclass.len() >= 10,
+        "{} multiclass cases",
+        multiclass.len()
+    );
+    for case in multiclass {
+        let name = case["name"].as_str().unwrap();
+        let e = &case["expected"];
+        let k = case["classes"].as_u64().unwrap() as usize;
+        let labels: Vec<usize> = floats(&case["labels"])
+            .iter()
+            .map(|&y| y as usize)
+            .collect();
+        let predictions: Vec<usize> = floats(&case["predictions"])
+            .iter()
+            .map(|&y| y as usize)
+            .collect();
+        let scores = floats(&case["scores"]);
+
+        let auc = multiclass_scores::roc_auc_ovr(&scores, &labels, k);
+        check(
+            name,
+            "roc_auc_ovr_macro",
+            auc.macro_average,
+            &e["roc_auc_ovr_macro"],
+        );
+        check(
+            name,
+            "roc_auc_ovr_weighted",
+            auc.weighted,
+            &e["roc_auc_ovr_weighted"],
+        );
+        for (i, &t) in top_ks.iter().enumerate() {
+            check(
+                name,
+                &format!("top_k_accuracy[{t}]"),
+                multiclass_scores::top_k_accuracy(&scores, &labels, k, t),
+                &e["top_k_accuracy"][i],
+            );
+        }
+        check(
+            name,
+            "brier_score",
+            brier::multiclass_brier_score(&scores, &labels, k),
+            &e["brier_score"],
+        );
+
+        let mut c = metrics::Confusion::new(k);
+        for (&a, &p) in labels.iter().zip(&predictions) {
+            c.add(a, p);
+        }
+        check(
+            name,
+            "balanced_accuracy",
+            confusion_scores::balanced_accuracy(&c),
+            &e["balanced_accuracy"],
+        );
+        check(
+            name,
+            "matthews_corrcoef",
+            confusion_scores::matthews_corrcoef(&c),
+            &e["matthews_corrcoef"],
+        );
+        check(
+            name,
+            "cohen_kappa",
+            confusion_scores::cohen_kappa(&c),
+            &e["cohen_kappa"],
+        );
+        for average in ["micro", "weighted"] {
+            for (key, rows) in e[average].as_object().unwrap() {
+                for (i, &beta) in betas.iter().enumerate() {
+                    let zd = zero_division(key);
+                    let got = if average == "micro" {
+                        confusion_scores::micro_average(&c, beta, zd)
+                    } else {
+                        confusion_scores::weighted_average(&c, beta, zd)
+                    };
+                    let what = format!("{average}[beta={beta}, zero_division={key}]");
+                    let want = &rows[i];
+                    check(
+                        name,
+                        &format!("{what} precision"),
+                        got.precision,
+                        &want["precision"],
+                    );
+                    check(name, &format!("{what} recall"), got.recall, &want["recall"]);
+                    check(name, &format!("{what} fbeta"), got.fbeta, &want["fbeta"]);
+                }
+            }
         }
     }
 }

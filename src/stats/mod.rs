@@ -11,6 +11,7 @@ pub mod exact_sum;
 pub mod ks;
 pub mod lift;
 pub mod metrics;
+pub mod multiclass_scores;
 pub mod multitest;
 pub mod quantile;
 pub mod regression_errors;
