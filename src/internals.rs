@@ -48,6 +48,6 @@ pub mod window {
 pub mod stats {
     pub use crate::stats::{
         brier, calibration, chi2, confusion_scores, distance, exact_sum, ks, lift, metrics,
-        multiclass_scores, multitest, quantile, regression_errors, threshold_sweep,
+        multiclass_scores, multitest, quantile, ranking, regression_errors, threshold_sweep,
     };
 }

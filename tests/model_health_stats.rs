@@ -4,8 +4,8 @@
 //! 1e-9 relative (absolute at an expected 0); an expected null must come out NaN.
 
 use modelwatch::internals::stats::{
-    brier, calibration, confusion_scores, lift, metrics, multiclass_scores, regression_errors,
-    threshold_sweep,
+    brier, calibration, confusion_scores, lift, metrics, multiclass_scores, ranking,
+    regression_errors, threshold_sweep,
 };
 use serde_json::Value;
 
@@ -421,4 +421,87 @@ fn multiclass_cases_match_scikit_learn() {
             }
         }
     }
+}
+
+/// The value of one ranx metric name ("map@5", "mrr", "precision", ...) for one query.
+fn ranx_metric(metric: &str, ranked: &[bool], n_relevant: usize) -> f64 {
+    let (base, k) = match metric.split_once('@') {
+        Some((b, k)) => (b, Some(k.parse::<usize>().unwrap())),
+        None => (metric, None),
+    };
+    match base {
+        "map" => ranking::average_precision_at_k(ranked, n_relevant, k),
+        "precision" => ranking::precision_at_k(ranked, n_relevant, k),
+        "recall" => ranking::recall_at_k(ranked, n_relevant, k),
+        "hit_rate" => ranking::hit_rate_at_k(ranked, n_relevant, k),
+        "mrr" => ranking::reciprocal_rank(ranked, n_relevant, k),
+        other => panic!("unknown metric {other}"),
+    }
+}
+
+#[test]
+fn ranking_cases_match_scikit_learn_and_ranx() {
+    let doc = doc();
+    let thresholds = floats(&doc["relevance_thresholds"]);
+    let ranking_cases = cases(&doc, "ranking");
+    assert!(
+        ranking_cases.len() >= 4,
+        "{} ranking cases",
+        ranking_cases.len()
+    );
+    let mut checked_queries = 0;
+    for case in ranking_cases {
+        let name = case["name"].as_str().unwrap();
+        let e = &case["expected"];
+        let queries = case["queries"].as_array().unwrap();
+
+        for (k_key, want) in e["ndcg"].as_object().unwrap() {
+            let k = k_key.parse::<usize>().ok();
+            let per_query: Vec<f64> = queries
+                .iter()
+                .map(|q| ranking::ndcg(&floats(&q["relevance"]), &floats(&q["scores"]), k))
+                .collect();
+            for (i, v) in per_query.iter().enumerate() {
+                check(name, &format!("ndcg@{k_key} query {i}"), *v, &want[i]);
+            }
+            check(
+                name,
+                &format!("mean ndcg@{k_key}"),
+                ranking::mean_over_queries(&per_query),
+                &e["ndcg_mean"][k_key],
+            );
+        }
+
+        for &t in &thresholds {
+            let key = format!("threshold_{t}");
+            for (metric, want) in e[&key].as_object().unwrap() {
+                let per_query: Vec<f64> = queries
+                    .iter()
+                    .map(|q| {
+                        let relevance = floats(&q["relevance"]);
+                        let order = ranking::ranking_order(&floats(&q["scores"]));
+                        let ranked: Vec<f64> = order.iter().map(|&i| relevance[i]).collect();
+                        let flags = ranking::relevant_flags(&ranked, t);
+                        let unlisted = floats(&q["unlisted_relevance"])
+                            .iter()
+                            .filter(|&&g| g >= t)
+                            .count();
+                        let n_relevant = flags.iter().filter(|&&f| f).count() + unlisted;
+                        ranx_metric(metric, &flags, n_relevant)
+                    })
+                    .collect();
+                for (i, v) in per_query.iter().enumerate() {
+                    check(name, &format!("{metric}-l{t} query {i}"), *v, &want[i]);
+                }
+                check(
+                    name,
+                    &format!("mean {metric}-l{t}"),
+                    ranking::mean_over_queries(&per_query),
+                    &e[format!("{key}_mean")][metric],
+                );
+            }
+        }
+        checked_queries += queries.len();
+    }
+    assert!(checked_queries >= 150, "{checked_queries} queries");
 }

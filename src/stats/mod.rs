@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod multiclass_scores;
 pub mod multitest;
 pub mod quantile;
+pub mod ranking;
 pub mod regression_errors;
 pub mod threshold_sweep;
