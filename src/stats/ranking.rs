@@ -53,13 +53,14 @@ fn discount(i: usize, k: Option<usize>) -> f64 {
 }
 
 /// NDCG of one query as scikit-learn's `ndcg_score([relevance], [scores], k=k)` computes it (ties
-/// averaged). NaN for an empty query, a negative or NaN grade, or a NaN score.
+/// averaged). NaN for an empty query, a negative or non-finite grade, or a non-finite score (scikit-learn
+/// refuses those).
 pub fn ndcg(relevance: &[f64], scores: &[f64], k: Option<usize>) -> f64 {
     debug_assert_eq!(relevance.len(), scores.len());
     let n = relevance.len();
     if n == 0
-        || relevance.iter().any(|r| r.is_nan() || *r < 0.0)
-        || scores.iter().any(|s| s.is_nan())
+        || relevance.iter().any(|r| !r.is_finite() || *r < 0.0)
+        || scores.iter().any(|s| !s.is_finite())
     {
         return f64::NAN;
     }
