@@ -46,7 +46,10 @@ pub mod window {
 
 /// The statistics core, whole: pure functions checked against scipy and scikit-learn.
 pub mod stats {
-    pub use crate::stats::{chi2, distance, exact_sum, ks, metrics, multitest, quantile};
+    pub use crate::stats::{
+        brier, calibration, chi2, confusion_scores, distance, exact_sum, ks, lift, metrics,
+        multiclass_scores, multitest, quantile, ranking, regression_errors, threshold_sweep,
+    };
 }
 
 /// The snapshot file and its transfer types, for the persistence and format tests.

@@ -174,6 +174,12 @@ impl Confusion {
         }
     }
 
+    /// A matrix from its row-major counts (row = actual, column = predicted).
+    pub fn from_counts(k: usize, counts: Vec<u64>) -> Self {
+        debug_assert_eq!(counts.len(), k * k, "a k×k matrix");
+        Confusion { k, counts }
+    }
+
     pub fn k(&self) -> usize {
         self.k
     }
