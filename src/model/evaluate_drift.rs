@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Model, ModelState, ReferenceState};
+use super::{Model, ModelState, ReferenceState, WarmupSide};
 use crate::config::{FeatureKind, Task};
 use crate::drift::DriftReport;
 use crate::drift::column_set::{CategoricalData, ColumnSet, categorical_of};
@@ -35,7 +35,40 @@ struct FrozenParts {
 }
 
 impl Model {
+    /// Freezes the complete sides of a warmup reference into sorted columns. Under the lock a complete
+    /// side is only shared (an `Arc` clone); the columns are copied and sorted after it is released, and
+    /// stored if the side is still the one that was sorted.
+    fn freeze_warmup(&self) {
+        let complete = {
+            let state = self.state.lock();
+            let ReferenceState::Warmup(w) = &state.reference else {
+                return;
+            };
+            [&w.predictions, &w.labels].map(|side| match side {
+                WarmupSide::Complete(window) => Some(window.clone()),
+                _ => None,
+            })
+        };
+        if complete.iter().all(Option::is_none) {
+            return;
+        }
+        let frozen = complete.map(|c| c.map(|w| (Arc::new(ColumnSet::of_window(&w)), w)));
+        let mut state = self.state.lock();
+        if let ReferenceState::Warmup(w) = &mut state.reference {
+            for (side, done) in [&mut w.predictions, &mut w.labels].into_iter().zip(&frozen) {
+                if let (Some((set, sorted)), WarmupSide::Complete(current)) = (done, &*side)
+                    && Arc::ptr_eq(sorted, current)
+                {
+                    *side = WarmupSide::Frozen(set.clone());
+                }
+            }
+        }
+        // The complete windows are freed when `frozen` is dropped, after the lock is released.
+        drop(state);
+    }
+
     fn frozen_parts(&self) -> Option<FrozenParts> {
+        self.freeze_warmup();
         let state = self.state.lock();
         match &state.reference {
             ReferenceState::None => None,
@@ -45,8 +78,8 @@ impl Model {
                 moving: false,
             }),
             ReferenceState::Warmup(w) => Some(FrozenParts {
-                features: w.features.clone(),
-                labels: w.label_set.clone(),
+                features: w.predictions.frozen(),
+                labels: w.labels.frozen(),
                 moving: false,
             }),
             ReferenceState::Moving => Some(FrozenParts {
@@ -311,5 +344,108 @@ fn attach_frozen<'a>(data: &mut ColumnData<'a>, set: Option<&'a ColumnSet>, sour
             *reference = set.categorical.first().map(Cow::Borrowed);
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{Model, ReferenceState, WarmupSide};
+    use crate::clock::Clock;
+    use crate::config::{Config, Limits};
+    use crate::event::{BodyFormat, Parser};
+    use crate::telemetry::Telemetry;
+
+    const CONFIG: &str = r#"
+[[model]]
+name = "m"
+task = "binary_classification"
+[model.reference]
+warmup = 50
+[[model.window]]
+name = "w"
+events = 100
+[[model.feature]]
+name = "x"
+type = "numeric"
+"#;
+
+    fn model() -> Model {
+        let config = Config::parse(CONFIG).unwrap();
+        Model::new(
+            Arc::new(config.models[0].clone()),
+            &Telemetry::new(),
+            Clock::new(),
+        )
+    }
+
+    fn post(model: &Model, from: usize, n: usize) {
+        let body: String = (from..from + n)
+            .map(|i| format!("{{\"score\":0.5,\"label\":1,\"features\":{{\"x\":{i}}}}}\n"))
+            .collect();
+        let batch = Parser {
+            schema: &model.schema,
+            interners: &model.interners,
+            limits: Limits::default(),
+            now_ns: Clock::new().now_ns(),
+            latest_ts_ns: i64::MAX,
+        }
+        .predictions(body.as_bytes(), BodyFormat::Ndjson)
+        .unwrap();
+        assert_eq!(model.ingest_predictions(batch).accepted, n);
+    }
+
+    fn sides(model: &Model) -> (&'static str, &'static str) {
+        let name = |s: &WarmupSide| match s {
+            WarmupSide::Collecting(_) => "collecting",
+            WarmupSide::Complete(_) => "complete",
+            WarmupSide::Frozen(_) => "frozen",
+        };
+        match &model.state.lock().reference {
+            ReferenceState::Warmup(w) => (name(&w.predictions), name(&w.labels)),
+            _ => panic!("a warmup reference"),
+        }
+    }
+
+    /// Completing a warmup sorts nothing under the model lock: ingest only moves the complete rows
+    /// aside, and the next evaluation freezes them into sorted columns outside the lock.
+    #[test]
+    fn a_completed_warmup_is_frozen_by_the_evaluation_not_by_ingest() {
+        let m = model();
+        post(&m, 0, 49);
+        assert_eq!(sides(&m), ("collecting", "collecting"));
+        post(&m, 49, 1);
+        assert_eq!(sides(&m), ("complete", "complete"));
+        let info = m.reference_info().unwrap();
+        assert!(info.ready);
+        assert_eq!((info.samples, info.label_samples), (50, 50));
+        let report = m.evaluate_drift();
+        assert_eq!(sides(&m), ("frozen", "frozen"));
+        let x = report.windows[0]
+            .columns
+            .iter()
+            .find(|c| c.name == "x")
+            .expect("the feature is judged against the frozen warmup");
+        assert_eq!(x.reference, 50);
+        // Later rows never reach the frozen reference.
+        post(&m, 50, 10);
+        assert_eq!(m.reference_info().unwrap().samples, 50);
+    }
+
+    /// A snapshot taken between completion and freezing keeps the rows, and the restored side is
+    /// complete again, so the next evaluation freezes the same reference.
+    #[test]
+    fn a_complete_but_unfrozen_warmup_survives_a_snapshot() {
+        let m = model();
+        post(&m, 0, 50);
+        assert_eq!(sides(&m), ("complete", "complete"));
+        let data = m.export();
+        let restored = model();
+        assert!(restored.import(&data, true).is_empty());
+        assert_eq!(sides(&restored), ("complete", "complete"));
+        restored.evaluate_drift();
+        assert_eq!(sides(&restored), ("frozen", "frozen"));
+        assert_eq!(restored.reference_info().unwrap().samples, 50);
     }
 }

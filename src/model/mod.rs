@@ -22,7 +22,7 @@ use crate::error::{EventCode, EventError};
 use crate::event::{LabelBatch, LabelValue, Predicted, PredictionBatch};
 use crate::schema::{Interners, Schema};
 use crate::telemetry::{ModelTelemetry, Telemetry};
-use crate::window::columns::{ColumnWindow, Layout};
+use crate::window::columns::{ColumnWindow, Layout, Rows};
 use crate::window::metric::{MetricWindow, Outcome, TaskMetrics};
 use crate::window::queue::Policy;
 
@@ -49,47 +49,113 @@ struct WindowState {
     labels: ColumnWindow,
 }
 
+/// One side (predictions or labels) of a warmup reference. It collects rows until it holds `target`,
+/// is then complete, and is frozen into sorted columns by the next drift evaluation. Freezing sorts
+/// every column (about half a second for a million rows of 21 columns), so it happens outside the model
+/// lock: under the lock a complete side is only moved into an `Arc`, and the evaluator sorts a shared
+/// handle of it after releasing the lock (`Model::freeze_warmup`).
+enum WarmupSide {
+    Collecting(Box<ColumnWindow>),
+    Complete(Arc<ColumnWindow>),
+    Frozen(Arc<ColumnSet>),
+}
+
+impl WarmupSide {
+    fn collecting(layout: Layout, target: usize) -> Self {
+        WarmupSide::Collecting(Box::new(ColumnWindow::new(
+            layout,
+            Policy::Count(target),
+            false,
+        )))
+    }
+
+    /// Collects a row, and completes the side when it holds `target` rows: an O(1) move.
+    fn push(&mut self, target: usize, ts: i64, num: &[f64], cat: &[u32]) {
+        let WarmupSide::Collecting(w) = self else {
+            return;
+        };
+        w.push(ts, num, cat, ts);
+        if w.len() >= target {
+            let empty = ColumnWindow::new(w.layout(), Policy::Count(1), false);
+            let full = std::mem::replace(w.as_mut(), empty);
+            *self = WarmupSide::Complete(Arc::new(full));
+        }
+    }
+
+    /// Rows collected so far, or frozen.
+    fn rows(&self) -> usize {
+        match self {
+            WarmupSide::Collecting(w) => w.len(),
+            WarmupSide::Complete(w) => w.len(),
+            WarmupSide::Frozen(c) => c.rows,
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        !matches!(self, WarmupSide::Collecting(_))
+    }
+
+    fn frozen(&self) -> Option<Arc<ColumnSet>> {
+        match self {
+            WarmupSide::Frozen(c) => Some(c.clone()),
+            _ => None,
+        }
+    }
+
+    /// The rows not yet frozen, for a snapshot: a restored side collects them again.
+    fn unfrozen_rows(&self) -> Rows {
+        match self {
+            WarmupSide::Collecting(w) => w.export(),
+            WarmupSide::Complete(w) => w.export(),
+            WarmupSide::Frozen(_) => Rows::default(),
+        }
+    }
+
+    /// A side restored from a snapshot: its frozen columns, or its rows collected again.
+    fn restored(
+        layout: Layout,
+        target: usize,
+        rows: &Rows,
+        frozen: Option<Arc<ColumnSet>>,
+        now: i64,
+    ) -> Self {
+        if let Some(c) = frozen {
+            return WarmupSide::Frozen(c);
+        }
+        let mut w = ColumnWindow::new(layout, Policy::Count(target), false);
+        w.import(rows, now);
+        if w.len() >= target {
+            WarmupSide::Complete(Arc::new(w))
+        } else {
+            WarmupSide::Collecting(Box::new(w))
+        }
+    }
+}
+
 /// The first N predictions and the first N labels, collected until each is complete.
 struct Warmup {
     target: usize,
-    predictions: ColumnWindow,
-    labels: ColumnWindow,
-    features: Option<Arc<ColumnSet>>,
-    label_set: Option<Arc<ColumnSet>>,
+    predictions: WarmupSide,
+    labels: WarmupSide,
+    label_layout: Layout,
 }
 
 impl Warmup {
     fn new(target: usize, schema: &Schema) -> Self {
         Warmup {
             target,
-            predictions: ColumnWindow::new(schema.layout, Policy::Count(target), false),
-            labels: ColumnWindow::new(schema.label_layout, Policy::Count(target), false),
-            features: None,
-            label_set: None,
+            predictions: WarmupSide::collecting(schema.layout, target),
+            labels: WarmupSide::collecting(schema.label_layout, target),
+            label_layout: schema.label_layout,
         }
     }
 
     fn push_prediction(&mut self, ts: i64, num: &[f64], cat: &[u32]) {
-        if self.features.is_some() {
-            return;
-        }
-        self.predictions.push(ts, num, cat, ts);
-        if self.predictions.len() >= self.target {
-            // Freeze: copy the columns once and free the collecting window.
-            self.features = Some(Arc::new(ColumnSet::of_window(&self.predictions)));
-            self.predictions.clear();
-        }
+        self.predictions.push(self.target, ts, num, cat);
     }
 
     fn push_label(&mut self, ts: i64, num: &[f64], cat: &[u32]) {
-        if self.label_set.is_some() {
-            return;
-        }
-        self.labels.push(ts, num, cat, ts);
-        if self.labels.len() >= self.target {
-            self.label_set = Some(Arc::new(ColumnSet::of_window(&self.labels)));
-            self.labels.clear();
-        }
+        self.labels.push(self.target, ts, num, cat);
     }
 }
 
@@ -342,7 +408,7 @@ impl ModelState {
             let Layout {
                 numeric,
                 categorical,
-            } = warmup.labels.layout();
+            } = warmup.label_layout;
             warmup.push_label(ts, &num[..numeric], &cat[..categorical]);
         }
     }
@@ -468,9 +534,9 @@ impl Model {
             ReferenceState::Warmup(w) => Some(ReferenceInfo {
                 source: ReferenceSource::Warmup,
                 sha256: String::new(),
-                samples: w.features.as_ref().map_or(w.predictions.len(), |f| f.rows),
-                label_samples: w.label_set.as_ref().map_or(w.labels.len(), |l| l.rows),
-                ready: w.features.is_some(),
+                samples: w.predictions.rows(),
+                label_samples: w.labels.rows(),
+                ready: w.predictions.is_complete(),
             }),
             ReferenceState::Moving => {
                 let prev = state.windows.first().and_then(|w| w.predictions.previous());

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::{Model, ModelState, Pending, ReferenceState, Warmup};
+use super::{Model, ModelState, Pending, ReferenceState, WarmupSide};
 use crate::config::ReferenceConfig;
 use crate::drift::reference::{FrozenReference, ReferenceSource};
 use crate::error::EventCode;
@@ -138,10 +138,10 @@ impl Model {
                 ReferenceState::Frozen(r) => ReferenceCut::Frozen(r.clone()),
                 ReferenceState::Warmup(w) => ReferenceCut::Warmup(Box::new(snapshot::Warmup {
                     target: w.target as u64,
-                    predictions: w.predictions.export().into(),
-                    labels: w.labels.export().into(),
-                    features: w.features.as_deref().map(Into::into),
-                    label_columns: w.label_set.as_deref().map(Into::into),
+                    predictions: w.predictions.unfrozen_rows().into(),
+                    labels: w.labels.unfrozen_rows().into(),
+                    features: w.predictions.frozen().as_deref().map(Into::into),
+                    label_columns: w.labels.frozen().as_deref().map(Into::into),
                 })),
                 ReferenceState::Moving => ReferenceCut::Moving,
             };
@@ -397,12 +397,21 @@ impl Model {
                     );
                 };
                 let now = self.clock.now_ns();
-                let mut restored = Warmup::new(w.target, &self.schema);
-                restored.predictions.import(&predictions, now);
-                restored.labels.import(&labels, now);
-                restored.features = data.features.as_ref().map(|c| c.to_internal());
-                restored.label_set = data.label_columns.as_ref().map(|c| c.to_internal());
-                **w = restored;
+                let target = w.target;
+                w.predictions = WarmupSide::restored(
+                    self.schema.layout,
+                    target,
+                    &predictions,
+                    data.features.as_ref().map(|c| c.to_internal()),
+                    now,
+                );
+                w.labels = WarmupSide::restored(
+                    self.schema.label_layout,
+                    target,
+                    &labels,
+                    data.label_columns.as_ref().map(|c| c.to_internal()),
+                    now,
+                );
                 None
             }
         }
