@@ -227,6 +227,39 @@ struct Tally {
     errors: u64,
 }
 
+/// The work done under one hold of the model lock while applying a batch.
+struct Slice {
+    start: std::time::Instant,
+}
+
+impl Slice {
+    fn start() -> Self {
+        Slice {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// Called before each event (`done` events into the call): once the slice has used its budget,
+    /// publishes the counters with the rows applied so far (under the lock, so a snapshot sees both or
+    /// neither), then unlocks and relocks fairly, so a waiting request or the ticker goes first.
+    fn yield_if_spent(
+        &mut self,
+        done: usize,
+        state: &mut parking_lot::MutexGuard<'_, ModelState>,
+        tally: &mut Tally,
+        telemetry: &ModelTelemetry,
+    ) {
+        if done > 0
+            && done.is_multiple_of(SLICE_CHECK_EVERY)
+            && self.start.elapsed() >= SLICE_BUDGET
+        {
+            tally.publish(telemetry);
+            parking_lot::MutexGuard::bump(state);
+            self.start = std::time::Instant::now();
+        }
+    }
+}
+
 impl Tally {
     fn publish(&mut self, t: &ModelTelemetry) {
         t.predictions.inc_by(self.predictions);
@@ -609,18 +642,9 @@ impl Model {
         {
             let mut state = self.state.lock();
             tally.expired += self.expire_pending(&mut state, mono);
-            let mut slice_start = std::time::Instant::now();
+            let mut slice = Slice::start();
             while next < batch.events.len() {
-                if (next - first) % SLICE_CHECK_EVERY == 0
-                    && next > first
-                    && slice_start.elapsed() >= SLICE_BUDGET
-                {
-                    // Counted with the rows, under the lock, so a snapshot sees both or neither.
-                    tally.publish(&self.telemetry);
-                    // Fair unlock and relock: a waiting request or the ticker goes first.
-                    parking_lot::MutexGuard::bump(&mut state);
-                    slice_start = std::time::Instant::now();
-                }
+                slice.yield_if_spent(next - first, &mut state, &mut tally, &self.telemetry);
                 if let Some(to) = &state.retired {
                     moved = Some(to.clone());
                     break;
@@ -744,16 +768,9 @@ impl Model {
         {
             let mut state = self.state.lock();
             tally.expired += self.expire_pending(&mut state, mono);
-            let mut slice_start = std::time::Instant::now();
+            let mut slice = Slice::start();
             while next < batch.events.len() {
-                if (next - first) % SLICE_CHECK_EVERY == 0
-                    && next > first
-                    && slice_start.elapsed() >= SLICE_BUDGET
-                {
-                    tally.publish(&self.telemetry);
-                    parking_lot::MutexGuard::bump(&mut state);
-                    slice_start = std::time::Instant::now();
-                }
+                slice.yield_if_spent(next - first, &mut state, &mut tally, &self.telemetry);
                 if let Some(to) = &state.retired {
                     moved = Some(to.clone());
                     break;
