@@ -9,6 +9,7 @@ pub mod confusion_scores;
 pub mod distance;
 pub mod exact_sum;
 pub mod ks;
+mod ks_merge;
 pub mod lift;
 pub mod metrics;
 pub mod multiclass_scores;
