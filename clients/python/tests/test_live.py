@@ -167,15 +167,20 @@ def test_a_full_queue_drops_the_oldest_events_and_counts_them(
 def test_503_is_retried_after_retry_after_and_nothing_is_lost(
     make_server: Callable[..., Server],
 ) -> None:
-    server = make_server(max_concurrency=1, request_timeout='"30s"').start()
-    # Hold the only request slot: a request whose body never comes keeps its permit.
+    # The server holds at most max_concurrency x max_body_bytes = 1024 bytes of request bodies at once,
+    # including bodies still arriving. A request that has sent 1000 of its 1020 bytes and stalls holds
+    # 1000 of them, so every other body finds the budget spent and is answered 503 until it goes.
+    server = make_server(
+        max_concurrency=1, max_body_bytes=1024, request_timeout='"30s"', body_read_timeout='"30s"'
+    ).start()
     hog = socket.create_connection(("127.0.0.1", server.port))
     hog.sendall(
         f"POST /v1/models/{MODEL}/predictions HTTP/1.1\r\nHost: x\r\n"
-        "Content-Type: application/x-ndjson\r\nContent-Length: 100\r\n\r\n".encode()
+        "Content-Type: application/x-ndjson\r\nContent-Length: 1020\r\n\r\n".encode()
+        + b" " * 1000
     )
     try:
-        mw = Monitor(server.url, model=MODEL, batch_size=50, flush_interval=0.05)
+        mw = Monitor(server.url, model=MODEL, batch_size=10, flush_interval=0.05)
         for i in range(200):
             mw.log_prediction(id=i, score=0.75)
         wait_for("a 503", lambda: mw.stats().responses.get(503, 0) >= 1)
