@@ -12,7 +12,7 @@ use crate::error::EventCode;
 use crate::schema::{Slot, Violation};
 use crate::value::Scalar;
 
-use super::validate::Parser;
+use super::Parser;
 
 /// The scalar fields of a prediction event, each captured as raw JSON. The `features` object is not
 /// captured: the event visitor streams it straight into the row, so the bulk of an event is read once.

@@ -15,10 +15,22 @@ mod validate;
 
 pub use crate::config::Limits;
 use crate::error::{EventCode, EventError};
-use crate::schema::Violation;
+use crate::schema::{Interners, Schema, Violation};
 
 pub use framing::BodyFormat;
-pub use validate::Parser;
+
+/// Context for validating events of one model. Its methods (`predictions`, `labels`) are in
+/// `validate`; the fast feature path in `features` writes through it.
+pub struct Parser<'s> {
+    pub schema: &'s Schema,
+    pub interners: &'s Interners,
+    pub limits: Limits,
+    /// Arrival time in Unix nanoseconds, the default timestamp.
+    pub now_ns: i64,
+    /// The latest prediction timestamp accepted (Unix ns): arrival time plus `max_clock_skew`. A later
+    /// one is rejected with `timestamp_in_future`, so it cannot hold a time window's place for ever.
+    pub latest_ts_ns: i64,
+}
 
 /// A label value, resolved against the schema.
 #[derive(Debug, Clone, Copy, PartialEq)]

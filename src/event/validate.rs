@@ -7,15 +7,17 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::{Limits, Task};
+use crate::config::Task;
 use crate::error::{Error, EventCode, EventError};
-use crate::schema::{Interners, Schema, Violation};
+use crate::schema::Violation;
 use crate::value::Scalar;
 use crate::window::columns::MISSING;
 
 use super::features::{EventVisitor, FeatureSink, KeyStr, MapEntries, RawPrediction};
 use super::framing::{BodyFormat, RawEvent, describe, split_body, whole_request_failure};
-use super::{LabelBatch, LabelEvent, LabelValue, Predicted, PredictionBatch, PredictionEvent, err};
+use super::{
+    LabelBatch, LabelEvent, LabelValue, Parser, Predicted, PredictionBatch, PredictionEvent, err,
+};
 
 #[derive(Deserialize)]
 struct RawLabel<'a> {
@@ -49,18 +51,6 @@ fn event_parse_error(index: usize, e: &serde_json::Error) -> EventError {
 /// Parses one event object.
 fn parse_object<'a, T: Deserialize<'a>>(raw: &RawEvent<'a>) -> Result<T, EventError> {
     serde_json::from_str::<T>(raw.text()?).map_err(|e| event_parse_error(raw.index, &e))
-}
-
-/// Context for validating events of one model.
-pub struct Parser<'s> {
-    pub schema: &'s Schema,
-    pub interners: &'s Interners,
-    pub limits: Limits,
-    /// Arrival time in Unix nanoseconds, the default timestamp.
-    pub now_ns: i64,
-    /// The latest prediction timestamp accepted (Unix ns): arrival time plus `max_clock_skew`. A later
-    /// one is rejected with `timestamp_in_future`, so it cannot hold a time window's place for ever.
-    pub latest_ts_ns: i64,
 }
 
 impl<'s> Parser<'s> {

@@ -1,7 +1,7 @@
 //! Turns `crate::error::Error` into an HTTP response: a status code and the JSON body
 //! `{"error": {"code": "...", "message": "..."}}`.
 
-use super::openapi::{ErrorBody, ErrorDetail};
+use super::wire::{ErrorBody, ErrorDetail};
 use crate::error::Error;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

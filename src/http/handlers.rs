@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::body::{content_type, read_request};
-use super::openapi::{self, Health};
+use super::wire::{self, Health};
 use crate::error::Error;
 use crate::model::{LabelReport, PredictionReport};
 use crate::state::{AppState, ReloadSummary};
@@ -48,19 +48,19 @@ async fn run_blocking<T: Send + 'static>(
     path = "/v1/models/{model}/predictions",
     params(("model" = String, Path, description = "A configured model name")),
     request_body(content(
-        (openapi::PredictionBody = "application/json"),
+        (wire::PredictionBody = "application/json"),
         (String = "application/x-ndjson")
     )),
     responses(
         (status = 200, description = "Accepted and rejected counts, errors by index", body = PredictionReport),
-        (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
-        (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
-        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
-        (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
-        (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
-        (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
-        (status = 503, description = "Overloaded: retry after the Retry-After header", body = openapi::ErrorBody),
+        (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = wire::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = wire::ErrorBody),
+        (status = 404, description = "The model is not configured (`unknown_model`)", body = wire::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = wire::ErrorBody),
+        (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = wire::ErrorBody),
+        (status = 415, description = "Not application/json or application/x-ndjson", body = wire::ErrorBody),
+        (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = wire::ErrorBody),
+        (status = 503, description = "Overloaded: retry after the Retry-After header", body = wire::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -103,19 +103,19 @@ fn prediction_answer(report: PredictionReport) -> Response {
     path = "/v1/models/{model}/labels",
     params(("model" = String, Path, description = "A configured model name")),
     request_body(content(
-        (openapi::LabelBody = "application/json"),
+        (wire::LabelBody = "application/json"),
         (String = "application/x-ndjson")
     )),
     responses(
         (status = 200, description = "Accepted, matched and unmatched counts, errors by index", body = LabelReport),
-        (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = openapi::ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
-        (status = 404, description = "The model is not configured (`unknown_model`)", body = openapi::ErrorBody),
-        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
-        (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = openapi::ErrorBody),
-        (status = 415, description = "Not application/json or application/x-ndjson", body = openapi::ErrorBody),
-        (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = openapi::ErrorBody),
-        (status = 503, description = "Overloaded: retry after the Retry-After header", body = openapi::ErrorBody),
+        (status = 400, description = "Malformed JSON or NDJSON (`invalid_json`)", body = wire::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = wire::ErrorBody),
+        (status = 404, description = "The model is not configured (`unknown_model`)", body = wire::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = wire::ErrorBody),
+        (status = 413, description = "The body exceeds `max_body_bytes`, or too many events", body = wire::ErrorBody),
+        (status = 415, description = "Not application/json or application/x-ndjson", body = wire::ErrorBody),
+        (status = 422, description = "A single-object body whose event is invalid; the code is the event's", body = wire::ErrorBody),
+        (status = 503, description = "Overloaded: retry after the Retry-After header", body = wire::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -141,14 +141,14 @@ pub(super) async fn post_labels(
     request_body(content((String = "text/csv"), (String = "application/x-ndjson"))),
     responses(
         (status = 200, description = "The new reference's row counts and SHA-256", body = ReferenceAnswer),
-        (status = 400, description = "A bad file (`invalid_reference`), naming its line and column", body = openapi::ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = openapi::ErrorBody),
-        (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
-        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = openapi::ErrorBody),
-        (status = 409, description = "The model uses a moving reference", body = openapi::ErrorBody),
-        (status = 413, description = "The body exceeds `max_body_bytes`", body = openapi::ErrorBody),
-        (status = 415, description = "Not text/csv or application/x-ndjson", body = openapi::ErrorBody),
-        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+        (status = 400, description = "A bad file (`invalid_reference`), naming its line and column", body = wire::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token, when tokens are configured", body = wire::ErrorBody),
+        (status = 404, description = "The model is not configured", body = wire::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_read_timeout` (or `request_timeout`); nothing was applied", body = wire::ErrorBody),
+        (status = 409, description = "The model uses a moving reference", body = wire::ErrorBody),
+        (status = 413, description = "The body exceeds `max_body_bytes`", body = wire::ErrorBody),
+        (status = 415, description = "Not text/csv or application/x-ndjson", body = wire::ErrorBody),
+        (status = 503, description = "Overloaded", body = wire::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -170,9 +170,9 @@ pub(super) async fn put_reference(
     path = "/-/reload",
     responses(
         (status = 200, description = "What changed, by model name", body = ReloadSummary),
-        (status = 400, description = "The new config is invalid (`invalid_config`); the old one stays", body = openapi::ErrorBody),
-        (status = 401, description = "Missing or wrong ingest token, when tokens are configured", body = openapi::ErrorBody),
-        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+        (status = 400, description = "The new config is invalid (`invalid_config`); the old one stays", body = wire::ErrorBody),
+        (status = 401, description = "Missing or wrong ingest token, when tokens are configured", body = wire::ErrorBody),
+        (status = 503, description = "Overloaded", body = wire::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -188,8 +188,8 @@ pub(super) async fn reload(State(state): State<AppState>) -> Result<Response, Er
     path = "/v1/models",
     responses(
         (status = 200, description = "The configured models", body = ModelList),
-        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
-        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong read token, when one is configured", body = wire::ErrorBody),
+        (status = 503, description = "Overloaded", body = wire::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -205,9 +205,9 @@ pub(super) async fn list_models(State(state): State<AppState>) -> Json<ModelList
     params(("model" = String, Path, description = "A configured model name")),
     responses(
         (status = 200, description = "The status document", body = ModelStatus),
-        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
-        (status = 404, description = "The model is not configured", body = openapi::ErrorBody),
-        (status = 503, description = "Overloaded", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong read token, when one is configured", body = wire::ErrorBody),
+        (status = 404, description = "The model is not configured", body = wire::ErrorBody),
+        (status = 503, description = "Overloaded", body = wire::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -225,7 +225,7 @@ pub(super) async fn model_status(
     path = "/metrics",
     responses(
         (status = 200, description = "The exposition", body = String, content_type = "text/plain"),
-        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong read token, when one is configured", body = wire::ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -240,7 +240,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, E
 }
 
 /// Liveness.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = openapi::Health)))]
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = wire::Health)))]
 pub(super) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
@@ -250,8 +250,8 @@ pub(super) async fn healthz() -> Json<Health> {
     get,
     path = "/readyz",
     responses(
-        (status = 200, description = "Ready", body = openapi::Health),
-        (status = 503, description = "Shutting down", body = openapi::Health),
+        (status = 200, description = "Ready", body = wire::Health),
+        (status = 503, description = "Shutting down", body = wire::Health),
     )
 )]
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
@@ -266,30 +266,6 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response()
     }
-}
-
-/// This document.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    responses(
-        (status = 200, description = "The OpenAPI document", body = Object),
-        (status = 401, description = "Missing or wrong read token, when one is configured", body = openapi::ErrorBody),
-    ),
-    security((), ("bearer" = []))
-)]
-pub(super) async fn openapi_json(State(state): State<AppState>) -> Response {
-    let models: Vec<String> = state
-        .models()
-        .iter()
-        .map(|m| m.name().to_string())
-        .collect();
-    let mut response = openapi::document(&models).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 pub(super) async fn fallback() -> Error {

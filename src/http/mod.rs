@@ -12,6 +12,7 @@ mod error;
 mod guard;
 mod handlers;
 pub mod openapi;
+mod wire;
 
 use std::sync::Arc;
 
@@ -24,8 +25,8 @@ use crate::state::AppState;
 use guard::BodyBudget;
 pub use guard::RequestGuard;
 use handlers::{
-    fallback, healthz, list_models, method_not_allowed, metrics, model_status, openapi_json,
-    post_labels, post_predictions, put_reference, readyz, reload,
+    fallback, healthz, list_models, method_not_allowed, metrics, model_status, post_labels,
+    post_predictions, put_reference, readyz, reload,
 };
 
 /// The API: the router behind the guard (request metrics, load shedding, authentication and the
@@ -55,7 +56,7 @@ fn router(state: AppState) -> Router {
         .route("/v1/models/{model}/reference", put(put_reference))
         .route("/metrics", get(metrics))
         .route("/-/reload", post(reload))
-        .route("/openapi.json", get(openapi_json))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(fallback)
