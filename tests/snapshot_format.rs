@@ -30,8 +30,12 @@ fn fixture_config(state: &Path) -> Config {
     Config::parse(&text).unwrap()
 }
 
+/// A fresh directory per call: tests run in parallel in one process, and two of them start on the same
+/// fixture.
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mw-format-{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("mw-format-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
