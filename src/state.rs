@@ -17,7 +17,7 @@ use crate::drift::reference::{
 use crate::error::Error;
 use crate::event::{BodyFormat, Parser};
 use crate::exposition::WindowCollector;
-use crate::model::{Applied, LabelReport, Model, PredictionReport, Retired, same_layout};
+use crate::model::{LabelReport, Model, PredictionReport, Retired, same_layout};
 use crate::models::Models;
 use crate::snapshot::Snapshot;
 use crate::status::{ModelList, ModelStatus, ReferenceAnswer};
@@ -356,26 +356,13 @@ impl AppState {
                     }
                 })?;
             let single = batch.single;
-            let (report, moved) = match model.apply_predictions(&batch, from_index) {
-                Applied::Done(r) => (r, None),
-                Applied::Moved {
-                    partial,
-                    next_index,
-                    to,
-                } => (partial, Some((next_index, to))),
-            };
-            total.accepted += report.accepted;
-            total.rejected += report.rejected;
-            total.errors.extend(report.errors);
-            total.errors_truncated |= report.errors_truncated;
+            let (report, moved) = model.apply_predictions(&batch, from_index).into_parts();
+            total.absorb(report);
             match moved {
                 None => {
                     if single && let Some(e) = total.errors.first() {
                         return Err(Error::InvalidEvent(e.clone()));
                     }
-                    total.errors_truncated |=
-                        total.errors.len() > crate::model::MAX_REPORTED_ERRORS;
-                    total.errors.truncate(crate::model::MAX_REPORTED_ERRORS);
                     return Ok(total);
                 }
                 Some((next_index, to)) => {
@@ -396,7 +383,7 @@ impl AppState {
         let name = model;
         let mut model = self.model(name)?;
         let format = BodyFormat::from_content_type(content_type)?;
-        let mut total: Option<LabelReport> = None;
+        let mut total = LabelReport::default();
         let mut from_index = 0;
         loop {
             let batch = self.parser(&model).labels(body, format).inspect_err(|e| {
@@ -404,34 +391,11 @@ impl AppState {
                     model.telemetry.rejected(ev.code).inc();
                 }
             })?;
-            let (report, moved) = match model.apply_labels(&batch, from_index) {
-                Applied::Done(r) => (r, None),
-                Applied::Moved {
-                    partial,
-                    next_index,
-                    to,
-                } => (partial, Some((next_index, to))),
-            };
-            let merged = match total.take() {
-                None => report,
-                Some(mut t) => {
-                    t.accepted += report.accepted;
-                    t.rejected += report.rejected;
-                    t.matched += report.matched;
-                    t.unmatched += report.unmatched;
-                    t.unmatched_ids.extend(report.unmatched_ids);
-                    t.unmatched_ids.truncate(crate::model::MAX_REPORTED_ERRORS);
-                    t.errors.extend(report.errors);
-                    t.errors_truncated |= report.errors_truncated
-                        || t.errors.len() > crate::model::MAX_REPORTED_ERRORS;
-                    t.errors.truncate(crate::model::MAX_REPORTED_ERRORS);
-                    t
-                }
-            };
+            let (report, moved) = model.apply_labels(&batch, from_index).into_parts();
+            total.absorb(report);
             match moved {
-                None => return Ok(merged),
+                None => return Ok(total),
                 Some((next_index, to)) => {
-                    total = Some(merged);
                     model = self.successor(name, to)?;
                     from_index = next_index;
                 }

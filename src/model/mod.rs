@@ -209,6 +209,21 @@ pub enum Applied<R> {
     },
 }
 
+impl<R> Applied<R> {
+    /// The counts of the events applied here, and, if the model was retired part-way, the index to go on
+    /// from and where to.
+    pub fn into_parts(self) -> (R, Option<(usize, Retired)>) {
+        match self {
+            Applied::Done(r) => (r, None),
+            Applied::Moved {
+                partial,
+                next_index,
+                to,
+            } => (partial, Some((next_index, to))),
+        }
+    }
+}
+
 /// Most work one hold of a model lock does while applying a batch; then the lock is handed to any
 /// waiting thread and taken again, so a big batch never stalls small requests or the ticker.
 const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_micros(500);
@@ -337,7 +352,7 @@ pub struct Unmatched {
 }
 
 /// Answer to a batch of labels.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Default, Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LabelReport {
     pub accepted: usize,
     pub rejected: usize,
@@ -349,6 +364,32 @@ pub struct LabelReport {
     pub errors: Vec<EventError>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub errors_truncated: bool,
+}
+
+impl PredictionReport {
+    /// Adds the counts of another part of the same batch (applied to a reload's successor model).
+    pub fn absorb(&mut self, more: PredictionReport) {
+        self.accepted += more.accepted;
+        self.rejected += more.rejected;
+        self.errors.extend(more.errors);
+        self.errors_truncated |= more.errors_truncated || self.errors.len() > MAX_REPORTED_ERRORS;
+        self.errors.truncate(MAX_REPORTED_ERRORS);
+    }
+}
+
+impl LabelReport {
+    /// Adds the counts of another part of the same batch (applied to a reload's successor model).
+    pub fn absorb(&mut self, more: LabelReport) {
+        self.accepted += more.accepted;
+        self.rejected += more.rejected;
+        self.matched += more.matched;
+        self.unmatched += more.unmatched;
+        self.unmatched_ids.extend(more.unmatched_ids);
+        self.unmatched_ids.truncate(MAX_REPORTED_ERRORS);
+        self.errors.extend(more.errors);
+        self.errors_truncated |= more.errors_truncated || self.errors.len() > MAX_REPORTED_ERRORS;
+        self.errors.truncate(MAX_REPORTED_ERRORS);
+    }
 }
 
 /// Metrics of one window, computed from a snapshot.
@@ -617,9 +658,7 @@ impl Model {
     /// Applies a parsed batch of predictions to this model. For a model that no reload can retire
     /// (benchmarks, tools); the service goes through `apply_predictions`, which says where to go on.
     pub fn ingest_predictions(&self, batch: PredictionBatch) -> PredictionReport {
-        match self.apply_predictions(&batch, 0) {
-            Applied::Done(r) | Applied::Moved { partial: r, .. } => r,
-        }
+        self.apply_predictions(&batch, 0).into_parts().0
     }
 
     /// Applies the events of a parsed batch whose index is `from_index` or more, in slices of at most
@@ -749,9 +788,7 @@ impl Model {
 
     /// Applies a parsed batch of labels to this model (see `ingest_predictions`).
     pub fn ingest_labels(&self, batch: LabelBatch) -> LabelReport {
-        match self.apply_labels(&batch, 0) {
-            Applied::Done(r) | Applied::Moved { partial: r, .. } => r,
-        }
+        self.apply_labels(&batch, 0).into_parts().0
     }
 
     /// Applies the labels of a parsed batch whose index is `from_index` or more, joining each to its
