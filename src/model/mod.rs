@@ -230,6 +230,15 @@ const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_micros(500);
 /// Events applied between two looks at the clock.
 const SLICE_CHECK_EVERY: usize = 16;
 
+/// The parse errors of the events with index in `[from, to)`: the part of a batch one call covered.
+fn errors_between(errors: &[EventError], from: usize, to: usize) -> Vec<EventError> {
+    errors
+        .iter()
+        .filter(|e| (from..to).contains(&e.index))
+        .cloned()
+        .collect()
+}
+
 /// Counter increments gathered while applying a batch under the model lock, and published before each
 /// release of it: the counters of what the windows and pending labels hold change under the lock, so a
 /// snapshot (taken under it) sees them agree with the rows.
@@ -745,12 +754,7 @@ impl Model {
             Some(_) => batch.events.get(next).map_or(usize::MAX, |e| e.index),
             None => usize::MAX,
         };
-        let mut errors: Vec<EventError> = batch
-            .errors
-            .iter()
-            .filter(|e| (from_index..next_index).contains(&e.index))
-            .cloned()
-            .collect();
+        let mut errors = errors_between(&batch.errors, from_index, next_index);
         errors.extend(duplicates);
         // The rest describe the input, not the windows: updated after the lock is released.
         let t = &self.telemetry;
@@ -839,14 +843,8 @@ impl Model {
             Some(_) => batch.events.get(next).map_or(usize::MAX, |e| e.index),
             None => usize::MAX,
         };
-        let in_range = |index: usize| (from_index..next_index).contains(&index);
         let t = &self.telemetry;
-        let mut errors: Vec<EventError> = batch
-            .errors
-            .iter()
-            .filter(|e| in_range(e.index))
-            .cloned()
-            .collect();
+        let mut errors = errors_between(&batch.errors, from_index, next_index);
         for e in &errors {
             t.rejected(e.code).inc();
         }
