@@ -579,8 +579,9 @@ impl Model {
             state.pending.pop_front();
             trimmed += 1;
         }
-        drop(state);
+        // Under the lock, like every counter of what the pending map holds (see `Tally`).
         model.telemetry.expired.inc_by(trimmed);
+        drop(state);
         model
     }
 
